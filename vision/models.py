@@ -1,0 +1,65 @@
+"""Tables of the vision package: detections in photos, merged into findings on the ground."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from patrol.db import Base, intpk, utcnow
+
+__all__ = ["Detection", "Finding"]
+
+
+class Finding(Base):
+    """A problem on the ground, seen in one or more photos (its detections).
+
+    ``status``: ``"new"`` (awaiting review), ``"confirmed"`` or ``"rejected"``.
+    ``evidence_path`` is the crop relative to the data root, named by its content hash.
+    Position WGS84 degrees; ``radius_m`` is the merge radius used.
+    """
+
+    __tablename__ = "finding"
+
+    id: Mapped[intpk]
+    category: Mapped[str] = mapped_column(sa.String(60), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="new", index=True)
+    lat_deg: Mapped[float]
+    lon_deg: Mapped[float]
+    radius_m: Mapped[float] = mapped_column(default=5.0)
+    score: Mapped[float]
+    first_seen_utc: Mapped[Optional[dt.datetime]]
+    last_seen_utc: Mapped[Optional[dt.datetime]]
+    seen_count: Mapped[int] = mapped_column(default=1)
+    evidence_path: Mapped[Optional[str]] = mapped_column(sa.String(500))
+    polygon: Mapped[Optional[dict[str, Any]]]  # GeoJSON Polygon, WGS84
+    reviewed_by: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user.id"))
+    reviewed_at: Mapped[Optional[dt.datetime]]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    detections: Mapped[list["Detection"]] = relationship(back_populates="finding")
+
+
+class Detection(Base):
+    """One detector hit in one photo: ``bbox_px`` is ``[x, y, w, h]`` in image pixels,
+    ``polygon`` its ground outline (GeoJSON, WGS84), ``lat_deg``/``lon_deg`` its centre."""
+
+    __tablename__ = "detection"
+
+    id: Mapped[intpk]
+    photo_id: Mapped[int] = mapped_column(sa.ForeignKey("photo.id"), index=True)
+    reference_photo_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("photo.id"))
+    finding_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("finding.id"), index=True)
+    detector: Mapped[str] = mapped_column(sa.String(60))
+    category: Mapped[str] = mapped_column(sa.String(60))
+    score: Mapped[float]
+    bbox_px: Mapped[list[Any]]
+    polygon: Mapped[Optional[dict[str, Any]]]
+    lat_deg: Mapped[float]
+    lon_deg: Mapped[float]
+    area_m2: Mapped[Optional[float]]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    finding: Mapped[Optional[Finding]] = relationship(back_populates="detections")
