@@ -164,6 +164,8 @@ class Photo(Base):
     photo_set: Mapped[str] = mapped_column(sa.String(200), index=True)
     flight_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("flight.id"), index=True)
     taken_utc: Mapped[Optional[dt.datetime]] = mapped_column(index=True)
+    # Where taken_utc came from: "exif_gps", "exif_offset", "exif_local" or "file_name".
+    time_source: Mapped[Optional[str]] = mapped_column(sa.String(20))
     lat_deg: Mapped[Optional[float]]
     lon_deg: Mapped[Optional[float]]
     alt_amsl_m: Mapped[Optional[float]]
@@ -177,6 +179,7 @@ class Photo(Base):
     camera_make: Mapped[Optional[str]] = mapped_column(sa.String(100))
     camera_model: Mapped[Optional[str]] = mapped_column(sa.String(100))
     focal_length_mm: Mapped[Optional[float]]
+    focal_length_35mm: Mapped[Optional[float]]  # EXIF FocalLengthIn35mmFilm
     position_source: Mapped[Optional[str]] = mapped_column(sa.String(30))
     footprint: Mapped[Optional[dict[str, Any]]]
     imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

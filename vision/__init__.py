@@ -1,1 +1,1 @@
-"""TODO"""
+"""Vision: georeferencing, detectors, findings (work in progress)."""

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from patrol.db import Base, intpk, utcnow
 
-__all__ = ["Case", "CaseEvent", "ROLES", "Squad", "User"]
+__all__ = ["AuditEvent", "Case", "CaseEvent", "ROLES", "Squad", "User"]
 
 ROLES = ("admin", "operator", "supervisor", "officer")
 
@@ -103,4 +103,28 @@ class CaseEvent(Base):
     note: Mapped[str] = mapped_column(sa.Text, default="")
 
     case: Mapped[Case] = relationship(back_populates="events")
+    user: Mapped[Optional[User]] = relationship()
+
+
+class AuditEvent(Base):
+    """An entry of the audit trail: who did what to which object, when, and why.
+
+    ``action`` is a dotted verb such as ``"finding.confirm"`` or ``"finding.reject"``;
+    ``target_type``/``target_id`` name the object (``"finding"``, 42); ``data`` keeps the
+    details (e.g. the case opened). Case steps are in :class:`CaseEvent`; this table holds the
+    rest (finding reviews, reassignments).
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (sa.Index("ix_audit_event_target", "target_type", "target_id"),)
+
+    id: Mapped[intpk]
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user.id"))
+    action: Mapped[str] = mapped_column(sa.String(60))
+    target_type: Mapped[str] = mapped_column(sa.String(40))
+    target_id: Mapped[int]
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
     user: Mapped[Optional[User]] = relationship()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 18:02:07.210001
+Create Date: 2026-11-21 18:07:44.093534
 """
 from alembic import op
 import sqlalchemy as sa
@@ -90,6 +90,22 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('username')
     )
+    op.create_table('audit_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', patrol.db.UTCDateTime(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('action', sa.String(length=60), nullable=False),
+    sa.Column('target_type', sa.String(length=40), nullable=False),
+    sa.Column('target_id', sa.Integer(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('audit_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_event_at'), ['at'], unique=False)
+        batch_op.create_index('ix_audit_event_target', ['target_type', 'target_id'], unique=False)
+
     op.create_table('finding',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('category', sa.String(length=60), nullable=False),
@@ -207,6 +223,7 @@ def upgrade() -> None:
     sa.Column('photo_set', sa.String(length=200), nullable=False),
     sa.Column('flight_id', sa.Integer(), nullable=True),
     sa.Column('taken_utc', patrol.db.UTCDateTime(), nullable=True),
+    sa.Column('time_source', sa.String(length=20), nullable=True),
     sa.Column('lat_deg', sa.Double(), nullable=True),
     sa.Column('lon_deg', sa.Double(), nullable=True),
     sa.Column('alt_amsl_m', sa.Double(), nullable=True),
@@ -220,6 +237,7 @@ def upgrade() -> None:
     sa.Column('camera_make', sa.String(length=100), nullable=True),
     sa.Column('camera_model', sa.String(length=100), nullable=True),
     sa.Column('focal_length_mm', sa.Double(), nullable=True),
+    sa.Column('focal_length_35mm', sa.Double(), nullable=True),
     sa.Column('position_source', sa.String(length=30), nullable=True),
     sa.Column('footprint', sa.JSON(), nullable=True),
     sa.Column('imported_at', patrol.db.UTCDateTime(), nullable=False),
@@ -338,6 +356,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_finding_category'))
 
     op.drop_table('finding')
+    with op.batch_alter_table('audit_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_event_target')
+        batch_op.drop_index(batch_op.f('ix_audit_event_at'))
+
+    op.drop_table('audit_event')
     op.drop_table('user')
     op.drop_table('route')
     op.drop_table('vehicle')

@@ -1,0 +1,208 @@
+"""Transit legs that keep out of no-fly zones: shortest paths on a visibility graph.
+
+All geometry here is in projected metres (UTM). The exclusions (no-fly zones) are grown by a
+clearance margin; a leg is *free* when it stays out of the exclusions grown by half that
+margin, so legs planned along the grown boundary keep a clear distance from the zones. When
+the straight leg is not free, the leg follows the shortest path on the visibility graph of the
+convex vertices of the exclusions grown by the full margin (Lozano-Perez & Wesley, "An
+algorithm for planning collision-free paths among polyhedral obstacles", CACM 1979), solved
+with networkx's Dijkstra.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import networkx as nx
+import numpy as np
+import shapely
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from missions.errors import MissionError
+
+__all__ = ["FreeSpace"]
+
+XY = tuple[float, float]
+
+
+def _as_polygons(geom: BaseGeometry) -> list[Polygon]:
+    if geom.is_empty:
+        return []
+    if isinstance(geom, Polygon):
+        return [geom]
+    if isinstance(geom, MultiPolygon):
+        return list(geom.geoms)
+    return [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon)]
+
+
+class FreeSpace:
+    """The plane minus no-fly zones, with shortest collision-free legs between points.
+
+    Parameters
+    ----------
+    exclusions_xy : sequence of shapely Polygon/MultiPolygon
+        No-fly zones in projected metres.
+    margin_m : float
+        Clearance kept from the zones (> 0). Passes are clipped by :attr:`blocked` (zones
+        grown by ``margin_m``); legs must stay out of :attr:`keep_out` (grown by half of it).
+
+    Raises
+    ------
+    MissionError
+        If ``margin_m`` is not positive.
+    """
+
+    def __init__(self, exclusions_xy: Sequence[BaseGeometry], margin_m: float = 5.0) -> None:
+        if not margin_m > 0.0:
+            raise MissionError(f"no-fly margin must be > 0 m, got {margin_m!r}")
+        self.margin_m = float(margin_m)
+        zones = [g for g in exclusions_xy if g is not None and not g.is_empty]
+        self.zones: BaseGeometry = shapely.union_all(zones) if zones else Polygon()
+        self.blocked: BaseGeometry = self.zones.buffer(self.margin_m) if zones else Polygon()
+        self.keep_out: BaseGeometry = self.zones.buffer(0.5 * self.margin_m) if zones else Polygon()
+        shapely.prepare(self.keep_out)
+        self._graph: nx.Graph | None = None
+        self._nodes: np.ndarray | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether there is no exclusion at all."""
+        return self.zones.is_empty
+
+    def is_free(self, a: XY, b: XY) -> bool:
+        """Whether the straight leg ``a`` -> ``b`` stays out of :attr:`keep_out`."""
+        if self.empty:
+            return True
+        if a == b:
+            return not self.keep_out.intersects(Point(a))
+        return not self.keep_out.intersects(LineString([a, b]))
+
+    def contains(self, p: XY) -> bool:
+        """Whether ``p`` lies inside :attr:`keep_out`."""
+        return not self.empty and self.keep_out.intersects(Point(p))
+
+    def path(self, a: XY, b: XY) -> list[XY]:
+        """Shortest free polyline from ``a`` to ``b`` (both ends included).
+
+        Raises
+        ------
+        MissionError
+            If ``a`` or ``b`` lies in a no-fly zone (with half the margin) or no free path
+            exists.
+        """
+        if self.is_free(a, b):
+            return [a, b]
+        for p in (a, b):
+            if self.contains(p):
+                raise MissionError(f"point ({p[0]:.1f}, {p[1]:.1f}) m lies within "
+                                   f"{0.5 * self.margin_m:.1f} m of a no-fly zone")
+        graph, nodes = self._visibility_graph()
+        g = graph.copy()
+        for name, p in (("a", a), ("b", b)):
+            g.add_node(name)
+            for j in self._visible_from(p, nodes):
+                g.add_edge(name, int(j), weight=math.dist(p, nodes[j]))
+        try:
+            route = nx.shortest_path(g, "a", "b", weight="weight")
+        except nx.NetworkXNoPath as err:
+            raise MissionError(f"no leg around the no-fly zones from ({a[0]:.1f}, {a[1]:.1f}) "
+                               f"to ({b[0]:.1f}, {b[1]:.1f})") from err
+        return [a] + [tuple(nodes[n]) for n in route[1:-1]] + [b]
+
+    def path_length(self, a: XY, b: XY) -> float:
+        """Length in metres of :meth:`path`."""
+        pts = self.path(a, b)
+        return sum(math.dist(p, q) for p, q in zip(pts, pts[1:]))
+
+    def distance_matrix(self, points: np.ndarray) -> np.ndarray:
+        """Free leg lengths in metres between all pairs of ``points`` (array (P, 2)).
+
+        Raises
+        ------
+        MissionError
+            As :meth:`path`, when a point lies in a no-fly zone or two are not connected.
+        """
+        pts = np.asarray(points, dtype=float).reshape(-1, 2)
+        diff = pts[:, None, :] - pts[None, :, :]
+        dist = np.hypot(diff[..., 0], diff[..., 1])
+        if self.empty or len(pts) < 2:
+            return dist
+        i, j = np.triu_indices(len(pts), 1)
+        lines = shapely.linestrings(np.stack([pts[i], pts[j]], axis=1))
+        blocked = shapely.intersects(lines, self.keep_out)
+        if not blocked.any():
+            return dist
+        for k in np.unique(np.concatenate([i[blocked], j[blocked]])):
+            if self.contains(tuple(pts[k])):
+                raise MissionError(f"point ({pts[k][0]:.1f}, {pts[k][1]:.1f}) m lies within "
+                                   f"{0.5 * self.margin_m:.1f} m of a no-fly zone")
+        graph, nodes = self._visibility_graph()
+        g = graph.copy()
+        sources = sorted(set(i[blocked].tolist()))
+        needed = set(sources) | set(j[blocked].tolist())
+        for k in needed:
+            for n in self._visible_from(tuple(pts[k]), nodes):
+                g.add_edge(("p", k), int(n), weight=float(np.hypot(*(pts[k] - nodes[n]))))
+        for src in sources:
+            lengths = nx.single_source_dijkstra_path_length(g, ("p", src), weight="weight")
+            for dst in j[blocked & (i == src)].tolist():
+                d = lengths.get(("p", dst))
+                if d is None:
+                    raise MissionError("no leg around the no-fly zones between "
+                                       f"({pts[src][0]:.1f}, {pts[src][1]:.1f}) and "
+                                       f"({pts[dst][0]:.1f}, {pts[dst][1]:.1f})")
+                dist[src, dst] = dist[dst, src] = d
+        return dist
+
+    # -- visibility graph ------------------------------------------------------------------
+    def _visible_from(self, p: XY, nodes: np.ndarray) -> np.ndarray:
+        if not len(nodes):
+            return np.zeros(0, dtype=int)
+        lines = shapely.linestrings(np.stack([np.broadcast_to(p, nodes.shape), nodes], axis=1))
+        ok = ~shapely.intersects(lines, self.keep_out)
+        return np.flatnonzero(ok)
+
+    def _visibility_graph(self) -> tuple[nx.Graph, np.ndarray]:
+        if self._graph is not None and self._nodes is not None:
+            return self._graph, self._nodes
+        tol = 0.5
+        grown = self.zones.buffer(self.margin_m + tol, quad_segs=4).simplify(tol)
+        pts: list[XY] = []
+        for poly in _as_polygons(grown):
+            pts.extend(_convex_vertices(poly.exterior, pocket=False))
+            for ring in poly.interiors:
+                pts.extend(_convex_vertices(ring, pocket=True))
+        nodes = np.array(pts, dtype=float).reshape(-1, 2)
+        if len(nodes):
+            nodes = nodes[~shapely.intersects(shapely.points(nodes), self.keep_out)]
+        graph = nx.Graph()
+        graph.add_nodes_from(range(len(nodes)))
+        n = len(nodes)
+        if n > 1:
+            i, j = np.triu_indices(n, 1)
+            lines = shapely.linestrings(np.stack([nodes[i], nodes[j]], axis=1))
+            ok = ~shapely.intersects(lines, self.keep_out)
+            lengths = np.hypot(*(nodes[i] - nodes[j]).T)
+            graph.add_weighted_edges_from(zip(i[ok].tolist(), j[ok].tolist(), lengths[ok].tolist()))
+        self._graph, self._nodes = graph, nodes
+        return graph, nodes
+
+
+def _convex_vertices(ring, *, pocket: bool) -> list[XY]:
+    """Vertices of ``ring`` where the free side is convex (the only ones a shortest path uses)."""
+    coords = np.asarray(ring.coords)[:-1]
+    if len(coords) < 3:
+        return [tuple(c) for c in coords]
+    ccw = shapely.is_ccw(ring)
+    prev = np.roll(coords, 1, axis=0)
+    nxt = np.roll(coords, -1, axis=0)
+    cross = (coords[:, 0] - prev[:, 0]) * (nxt[:, 1] - coords[:, 1]) - \
+            (coords[:, 1] - prev[:, 1]) * (nxt[:, 0] - coords[:, 0])
+    # For an exterior ring (obstacle on the inside) a convex corner turns the ring's way;
+    # for an interior ring (obstacle outside, a pocket) it turns against it.
+    convex = cross > 0 if ccw else cross < 0
+    if pocket:
+        convex = ~convex
+    return [tuple(c) for c in coords[convex | (np.abs(cross) < 1e-9)]]

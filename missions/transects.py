@@ -1,0 +1,188 @@
+"""Boustrophedon transects of an area, and their grouping into cells.
+
+Works in a *sweep frame*: projected metres rotated so that the passes run along +y. The area
+is cut into strips one line spacing wide; each strip's part of the area gives a pass along
+the strip's centre line from the lowest to the highest y of that part (so the footprints cover
+the strip's whole width up to the area's edge, not just the centre line), clipped out of the
+grown no-fly zones. Passes in neighbouring strips whose y-ranges overlap one-to-one form a
+*cell* (boustrophedon cellular decomposition, Choset & Pignon, "Coverage path planning: the
+boustrophedon cellular decomposition", FSR 1997, derived here from the passes themselves): a
+cell is flown back and forth in one go; cells are then ordered by :mod:`missions.ordering`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely import affinity
+from shapely.geometry import LineString, MultiLineString, Polygon
+from shapely.geometry.base import BaseGeometry
+
+__all__ = ["SweepFrame", "Sweep", "strip_sweeps", "fill_sweeps", "group_cells"]
+
+XY = tuple[float, float]
+
+#: Parts of a strip smaller than this (m^2) are slivers and get no pass of their own.
+MIN_PIECE_M2 = 1.0
+#: Shortest pass (m); shorter intervals are widened to it.
+MIN_PASS_M = 1.0
+
+
+@dataclass(frozen=True)
+class SweepFrame:
+    """Rotation between projected metres and the sweep frame.
+
+    ``bearing_deg`` is the direction of the passes, clockwise from grid north (0-180);
+    rotating the world counter-clockwise by it about ``origin`` makes the passes run along +y.
+    """
+
+    bearing_deg: float
+    origin: XY
+
+    def to_sweep(self, geom: BaseGeometry) -> BaseGeometry:
+        """World geometry -> sweep frame."""
+        return affinity.rotate(geom, self.bearing_deg, origin=self.origin)
+
+    def to_world_xy(self, pts: np.ndarray) -> np.ndarray:
+        """Sweep-frame points, array (N, 2) -> world, array (N, 2)."""
+        t = math.radians(-self.bearing_deg)
+        c, s = math.cos(t), math.sin(t)
+        d = np.asarray(pts, dtype=float) - self.origin
+        return np.column_stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]]) + self.origin
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One pass in the sweep frame: x = const, from y0 to y1 (y0 <= y1).
+
+    ``strip`` is the strip index for passes of the regular grid, ``None`` for fill passes.
+    """
+
+    x: float
+    y0: float
+    y1: float
+    strip: int | None
+
+    @property
+    def length(self) -> float:
+        return self.y1 - self.y0
+
+
+def _parts(geom: BaseGeometry) -> list[BaseGeometry]:
+    if geom.is_empty:
+        return []
+    return list(getattr(geom, "geoms", [geom]))
+
+
+def _intervals(piece: BaseGeometry) -> list[tuple[float, float]]:
+    spans = sorted((p.bounds[1], p.bounds[3]) for p in _parts(piece)
+                   if isinstance(p, Polygon) and p.area >= MIN_PIECE_M2)
+    merged: list[list[float]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    out = []
+    for lo, hi in merged:
+        if hi - lo < MIN_PASS_M:
+            mid = 0.5 * (lo + hi)
+            lo, hi = mid - 0.5 * MIN_PASS_M, mid + 0.5 * MIN_PASS_M
+        out.append((lo, hi))
+    return out
+
+
+def _clip(x: float, intervals: list[tuple[float, float]], blocked: BaseGeometry,
+          strip: int | None) -> list[Sweep]:
+    if not intervals:
+        return []
+    lines = shapely.linestrings([[(x, lo), (x, hi)] for lo, hi in intervals])
+    if not blocked.is_empty:
+        lines = shapely.difference(lines, blocked)
+    out = []
+    for line in lines:
+        for part in _parts(line):
+            if isinstance(part, LineString) and part.length > 1e-6:
+                ys = [c[1] for c in part.coords]
+                out.append(Sweep(x, min(ys), max(ys), strip))
+    return out
+
+
+def strip_sweeps(target: BaseGeometry, blocked: BaseGeometry, spacing_m: float) -> list[Sweep]:
+    """The regular passes over ``target`` (sweep frame), clipped out of ``blocked``.
+
+    Strips are centred on the target's x-extent: ``n = ceil(width / spacing)`` strips.
+    """
+    minx, miny, maxx, maxy = target.bounds
+    n = max(1, math.ceil((maxx - minx) / spacing_m - 1e-9))
+    x0 = 0.5 * (minx + maxx) - 0.5 * n * spacing_m
+    lefts = x0 + spacing_m * np.arange(n)
+    boxes = shapely.box(lefts, miny - 1.0, lefts + spacing_m, maxy + 1.0)
+    pieces = shapely.intersection(boxes, target)
+    sweeps: list[Sweep] = []
+    for i, piece in enumerate(pieces):
+        sweeps.extend(_clip(float(lefts[i] + 0.5 * spacing_m), _intervals(piece), blocked, i))
+    return sweeps
+
+
+def fill_sweeps(residual: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
+                min_area_m2: float) -> list[Sweep]:
+    """Extra passes over the parts of ``residual`` (uncovered target, sweep frame) larger
+    than ``min_area_m2``, each gap gridded on its own x-extent."""
+    out: list[Sweep] = []
+    for gap in _parts(residual):
+        if not isinstance(gap, Polygon) or gap.area < min_area_m2:
+            continue
+        minx, _, maxx, _ = gap.bounds
+        n = max(1, math.ceil((maxx - minx) / spacing_m - 1e-9))
+        x0 = 0.5 * (minx + maxx) - 0.5 * n * spacing_m
+        for k in range(n):
+            left = x0 + k * spacing_m
+            piece = gap.intersection(shapely.box(left, gap.bounds[1] - 1, left + spacing_m,
+                                                 gap.bounds[3] + 1))
+            out.extend(_clip(left + 0.5 * spacing_m, _intervals(piece), blocked, None))
+    return out
+
+
+def group_cells(sweeps: list[Sweep]) -> list[list[Sweep]]:
+    """Group passes into cells of consecutive strips flown back and forth.
+
+    A pass continues the cell of a pass in the previous strip when their y-ranges overlap and
+    neither overlaps any other pass of the other strip; otherwise it starts a new cell. Fill
+    passes (``strip is None``) are cells of one pass.
+    """
+    by_strip: dict[int, list[Sweep]] = {}
+    cells: list[list[Sweep]] = []
+    for s in sweeps:
+        if s.strip is None:
+            cells.append([s])
+        else:
+            by_strip.setdefault(s.strip, []).append(s)
+    open_cells: dict[int, int] = {}  # index of a pass in the previous strip -> cell index
+    prev: list[Sweep] = []
+    prev_strip = None
+    for strip in sorted(by_strip):
+        cur = sorted(by_strip[strip], key=lambda s: s.y0)
+        if prev_strip is None or strip != prev_strip + 1:
+            prev, open_cells = [], {}
+        links: dict[int, list[int]] = {j: [] for j in range(len(cur))}
+        back: dict[int, list[int]] = {i: [] for i in range(len(prev))}
+        for i, p in enumerate(prev):
+            for j, q in enumerate(cur):
+                if min(p.y1, q.y1) - max(p.y0, q.y0) > 0.0:
+                    links[j].append(i)
+                    back[i].append(j)
+        new_open: dict[int, int] = {}
+        for j, q in enumerate(cur):
+            if len(links[j]) == 1 and len(back[links[j][0]]) == 1 and links[j][0] in open_cells:
+                c = open_cells[links[j][0]]
+                cells[c].append(q)
+            else:
+                cells.append([q])
+                c = len(cells) - 1
+            new_open[j] = c
+        prev, open_cells, prev_strip = cur, new_open, strip
+    return cells

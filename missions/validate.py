@@ -1,0 +1,124 @@
+"""Safety checks of a plan: altitude ceiling and no-fly zones.
+
+The legs checked are the ones the vehicle flies: from home through every positioned NAV
+item in order, and back home on MAV_CMD_NAV_RETURN_TO_LAUNCH (ArduPilot flies RTL in a
+straight line). Zones are checked as given, with no margin, in the UTM zone of the mission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import shapely
+from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+from missions.errors import PlanValidationError
+from missions.items import MissionItem, command_name
+from missions.plan import RoutePlan
+from patrol.geodesy import LocalProjection
+
+__all__ = ["validate_plan", "plan_problems"]
+
+#: Frames whose z is metres above home (or above terrain: checked against the same ceiling).
+_RELATIVE_FRAMES = {
+    mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT,
+    mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+    mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT,
+    mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT_INT,
+}
+_ABSOLUTE_FRAMES = {mavlink.MAV_FRAME_GLOBAL, mavlink.MAV_FRAME_GLOBAL_INT}
+_MAX_LISTED = 10
+
+
+def _where(index: int, item: MissionItem) -> str:
+    return (f"item {index} ({command_name(item.command)} at {item.lat_deg:.6f} N, "
+            f"{item.lon_deg:.6f} E)")
+
+
+def plan_problems(plan: RoutePlan | Sequence[MissionItem], *, ceiling_alt_rel_m: float = 120.0,
+                  no_fly: Iterable[BaseGeometry] | None = None) -> list[str]:
+    """Every safety problem of a plan, as sentences saying where (empty when it is safe).
+
+    See :func:`validate_plan` for the parameters.
+    """
+    if isinstance(plan, RoutePlan):
+        items = plan.items
+        zones = list(plan.no_fly_wgs84) if no_fly is None else list(no_fly)
+    else:
+        items = list(plan)
+        zones = [] if no_fly is None else list(no_fly)
+    problems: list[str] = []
+    if not items:
+        return ["the mission has no items"]
+    home = items[0]
+    home_alt = home.alt_m if home.frame in _ABSOLUTE_FRAMES else None
+    for i, item in enumerate(items):
+        if i == 0 or not (item.has_position or item.command == mavlink.MAV_CMD_NAV_TAKEOFF):
+            continue
+        if item.frame in _RELATIVE_FRAMES:
+            alt_rel = item.alt_m
+        elif item.frame in _ABSOLUTE_FRAMES and home_alt is not None:
+            alt_rel = item.alt_m - home_alt
+        else:
+            continue
+        if alt_rel > ceiling_alt_rel_m:
+            problems.append(f"{_where(i, item)}: altitude {alt_rel:.1f} m above home exceeds "
+                            f"the ceiling of {ceiling_alt_rel_m:.1f} m")
+    polys = [p for z in zones for p in getattr(z, "geoms", [z]) if isinstance(p, Polygon)]
+    if polys:
+        proj = LocalProjection.for_point(home.lon_deg, home.lat_deg)
+        zones_xy = [proj.project(p) for p in polys]
+        for z in zones_xy:
+            shapely.prepare(z)
+        stops: list[tuple[int, tuple[float, float]]] = [(0, proj.to_xy(home.lon_deg, home.lat_deg))]
+        for i, item in enumerate(items[1:], start=1):
+            if item.has_position:
+                stops.append((i, proj.to_xy(item.lon_deg, item.lat_deg)))
+            elif item.command == mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH:
+                stops.append((i, stops[0][1]))
+        for (i, p) in stops:
+            for k, z in enumerate(zones_xy):
+                if z.intersects(Point(p)):
+                    problems.append(f"{_where(i, items[i])} lies inside no-fly zone {k}")
+        for (i, a), (j, b) in zip(stops, stops[1:]):
+            if a == b:
+                continue
+            leg = LineString([a, b])
+            for k, z in enumerate(zones_xy):
+                if z.intersects(leg):
+                    entry = leg.intersection(z)
+                    first = min(shapely.get_coordinates(entry).tolist(),
+                                key=lambda c: Point(c).distance(Point(a)))
+                    lon, lat = proj.to_lonlat(*first)
+                    problems.append(f"leg from item {i} to {_where(j, items[j])} enters no-fly "
+                                    f"zone {k} at {lat:.6f} N, {lon:.6f} E")
+    return problems
+
+
+def validate_plan(plan: RoutePlan | Sequence[MissionItem], *, ceiling_alt_rel_m: float = 120.0,
+                  no_fly: Iterable[BaseGeometry] | None = None) -> None:
+    """Reject a plan that exceeds the altitude ceiling or enters a no-fly zone.
+
+    Parameters
+    ----------
+    plan : RoutePlan or sequence of MissionItem
+        The mission (item 0 = home).
+    ceiling_alt_rel_m : float
+        Highest allowed altitude above home (m); 120 m is the usual legal limit.
+    no_fly : iterable of shapely Polygon/MultiPolygon (WGS84), optional
+        Zones no leg may enter; default: the plan's own ``no_fly_wgs84`` (none for bare items).
+
+    Raises
+    ------
+    PlanValidationError
+        Listing every problem with its item index and position; ``.problems`` has them all.
+    """
+    problems = plan_problems(plan, ceiling_alt_rel_m=ceiling_alt_rel_m, no_fly=no_fly)
+    if problems:
+        shown = problems[:_MAX_LISTED]
+        more = len(problems) - len(shown)
+        message = "plan is not safe: " + "; ".join(shown) + (f"; and {more} more" if more else "")
+        raise PlanValidationError(message, problems)
