@@ -213,6 +213,11 @@ def _layout(angle: float, target: BaseGeometry, free: FreeSpace, origin: XY, spa
         diff = points[:, None, :] - points[None, :, :]
         dist = np.hypot(diff[..., 0], diff[..., 1])
     total, runs = order_runs(options, dist, start=home_i, end=home_i, improve=final)
+    if home_i is None and runs:
+        # No home: the vehicle launches at the first pass and returns there; order again as
+        # a closed tour from that point.
+        first = runs[0].entry
+        total, runs = order_runs(options, dist, start=first, end=first, improve=final)
     return _Layout(angle, frame, sweeps, runs, points, total, len(cells))
 
 

@@ -105,29 +105,25 @@ def serve_cmd(settings: Settings, host: str, port: int) -> None:
 @main.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@click.option("--utc-offset-h", type=float, default=None,
+              help="UTC offset of photo clocks that record local time without a zone (DJI).")
+@click.option("--clock-offset-s", type=float, default=0.0, show_default=True,
+              help="Seconds added to photo capture times before matching them to a track.")
 @click.pass_obj
-def import_cmd(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None:
+def import_cmd(settings: Settings, paths: tuple[Path, ...], as_json: bool, utc_offset_h: float | None,
+               clock_offset_s: float) -> None:
     """Import tlogs and photo folders into the archive (idempotent)."""
     from flight_logs.importer import import_paths
 
     _, Session = _open(settings)
-    results = import_paths(Session, settings.data_dir, paths)
-    failures = 0
-    for r in results:
-        failures += r["error"] is not None
-        click.echo(json.dumps(r, ensure_ascii=False) if as_json else _describe_import(r))
-    if failures == len(results):
+    emit = None if as_json else click.echo
+    results = import_paths(Session, settings.data_dir, paths, local_utc_offset_h=utc_offset_h,
+                           clock_offset_s=clock_offset_s, progress=emit)
+    if as_json:
+        for r in results:
+            click.echo(json.dumps(r, ensure_ascii=False))
+    if all(r["error"] for r in results):
         sys.exit(1)
-
-
-def _describe_import(r: dict) -> str:
-    if r["error"]:
-        return f"{r['path']}: ERROR {r['error']}"
-    if r["kind"] == "photos":
-        return f"{r['path']}: {r['photos']} photos ({r['new']} new, {r['located']} located)"
-    flights = ", ".join(f"{f['duration_s']:.0f} s / {f['distance_m']:.0f} m" for f in r["flights"])
-    return (f"{r['path']}: {r['messages']} messages, {r['bad_bytes']} bad bytes, "
-            f"{len(r['flights'])} flight(s) {flights}")
 
 
 # ---------------------------------------------------------------------------- live side

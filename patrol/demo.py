@@ -36,6 +36,10 @@ CAMERA = "dji-phantom4pro"
 SURVEY_ALT_REL_M = 80.0
 CORRIDOR_ALT_REL_M = 80.0
 ORBIT_ALT_REL_M = 60.0
+# Bundled photo sets and the UTC offset of their camera clocks where EXIF has local time only:
+# the DJI set was shot in Duluth in June (CDT, UTC-5; the shadows agree, see the photo tests).
+PHOTO_SETS = (("brighton_beach_dji_fc300s", -5.0), ("garfield_park_sequoia_rgb", None),
+              ("cuav_exif_samples", None))
 
 
 def _data_file(package: str, *parts: str) -> Path:
@@ -229,12 +233,14 @@ def _import(Session, data_dir: Path, progress: _Progress) -> list[dict]:
     from flight_logs.importer import import_paths
 
     samples = _data_file("flight_logs", "samples")
-    paths = sorted((samples / "telemetry").glob("*/*.tlog"))
-    paths += sorted(p for p in (samples / "photos").iterdir() if p.is_dir())
-    paths += [samples / "telemetry" / "cuav_sitl_plane_with_images" / "images"]
-    results = import_paths(Session, data_dir, paths, progress=lambda t: progress.say(f"      {t}"))
+    say = lambda text: progress.say(f"      {text}")
+    # Logs first: the cuav SITL images have no EXIF and are geotagged from that log's track.
+    results = import_paths(Session, data_dir, [samples / "telemetry"], progress=say)
+    for folder, utc_offset_h in PHOTO_SETS:
+        results += import_paths(Session, data_dir, [samples / "photos" / folder],
+                                local_utc_offset_h=utc_offset_h, progress=say)
     for r in results:
-        r["path"] = str(Path(r["path"]).relative_to(samples.parent.parent))
+        r["path"] = Path(r["path"]).relative_to(samples).as_posix()
     return results
 
 

@@ -1,0 +1,123 @@
+"""``patrol import``: archive any mix of tlogs and photo folders, one transaction per item.
+
+A bad file is reported with its reason and the rest carries on; what was stored before is
+untouched because each file is imported in its own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from sqlalchemy.orm import sessionmaker
+
+from flight_logs.errors import ArchiveError
+from flight_logs.models import Flight
+from flight_logs.photos import import_photo_folder
+from flight_logs.tlog import import_tlog
+
+__all__ = ["import_paths", "flight_summary"]
+
+TLOG_SUFFIXES = {".tlog"}
+DATAFLASH_SUFFIXES = {".bin", ".log"}
+JPEG_SUFFIXES = {".jpg", ".jpeg"}
+
+
+def flight_summary(flight: Flight) -> dict:
+    """A flight as JSON: ``start``/``end`` ISO 8601 UTC, durations in s, distances in m."""
+    return {
+        "id": flight.id,
+        "start": flight.start_utc.isoformat(),
+        "end": flight.end_utc.isoformat() if flight.end_utc else None,
+        "duration_s": round(flight.duration_s, 1),
+        "distance_m": round(flight.distance_m, 1),
+        "max_alt_rel_m": round(flight.max_alt_rel_m, 1),
+        "photo_count": flight.photo_count,
+    }
+
+
+def _expand(paths: Iterable[Path]) -> list[tuple[str, Path]]:
+    """(kind, path) items: tlogs first, then photo folders, so photos can find their flight."""
+    logs, folders, other = [], [], []
+    for path in map(Path, paths):
+        if path.is_dir():
+            jpeg_dirs = sorted({p.parent for p in path.rglob("*") if p.suffix.lower() in JPEG_SUFFIXES})
+            logs += sorted(p for p in path.rglob("*") if p.suffix.lower() in TLOG_SUFFIXES)
+            folders += jpeg_dirs
+            if not jpeg_dirs and not any(p.suffix.lower() in TLOG_SUFFIXES for p in path.rglob("*")):
+                other.append(("unknown", path))
+        elif path.suffix.lower() in TLOG_SUFFIXES:
+            logs.append(path)
+        elif path.suffix.lower() in DATAFLASH_SUFFIXES:
+            other.append(("dataflash", path))
+        else:
+            other.append(("unknown", path))
+    return [("tlog", p) for p in dict.fromkeys(logs)] + [("photos", p) for p in dict.fromkeys(folders)] + other
+
+
+def import_paths(session_factory: sessionmaker, data_dir: Path, paths: Iterable[Path], *,
+                 local_utc_offset_h: float | None = None, clock_offset_s: float = 0.0,
+                 progress: Callable[[str], None] | None = None) -> list[dict]:
+    """Import files and folders into the archive; one result dict per log or photo folder.
+
+    Folders are searched for ``.tlog`` files and for folders holding JPEGs. Logs are imported
+    before photos, so a photo without EXIF position finds the flight covering its capture
+    time and is geotagged from it.
+
+    Parameters
+    ----------
+    session_factory : sessionmaker
+        Each item is imported in its own ``session_factory.begin()`` transaction.
+    data_dir : Path
+        The data root.
+    paths : iterable of Path
+        Files and folders.
+    local_utc_offset_h : float, optional
+        UTC offset (hours) of photo clocks that record local time without a zone (DJI).
+    clock_offset_s : float
+        Seconds added to photo capture times before matching them to a track.
+    progress : callable, optional
+        Called with one line of text per item.
+
+    Returns
+    -------
+    list of dict
+        Every dict has ``path``, ``kind`` (``"tlog"``, ``"photos"``, ...), ``error`` (None or
+        the reason) and ``warnings``. Logs add ``messages``, ``bad_bytes`` and ``flights``
+        (:func:`flight_summary`); photo folders add ``photos``, ``new``, ``located`` and
+        ``skipped`` (file and reason).
+    """
+    results = []
+    for kind, path in _expand(paths):
+        result: dict = {"path": str(path), "kind": kind, "error": None, "warnings": []}
+        try:
+            with session_factory.begin() as session:
+                if kind == "tlog":
+                    r = import_tlog(session, data_dir, path)
+                    result.update(messages=r.messages, bad_bytes=r.bad_bytes, warnings=r.warnings,
+                                  flights=[flight_summary(f) for f in r.flights],
+                                  already_imported=r.already_imported)
+                elif kind == "photos":
+                    r = import_photo_folder(session, data_dir, path, clock_offset_s=clock_offset_s,
+                                            local_utc_offset_h=local_utc_offset_h)
+                    result.update(photos=len(r.photos), new=r.new_count, located=r.located_count,
+                                  skipped=[list(s) for s in r.skipped], warnings=r.warnings)
+                elif kind == "dataflash":
+                    raise ArchiveError(f"{path}: DataFlash logs are not imported yet (only .tlog)")
+                else:
+                    raise ArchiveError(f"{path}: neither a .tlog nor a folder of JPEG photos")
+        except (ArchiveError, OSError) as err:
+            result["error"] = str(err)
+        if progress:
+            progress(_line(result))
+        results.append(result)
+    return results
+
+
+def _line(r: dict) -> str:
+    if r["error"]:
+        return f"{r['path']}: ERROR {r['error']}"
+    if r["kind"] == "photos":
+        return f"{Path(r['path']).name}: {r['photos']} photos ({r['new']} new, {r['located']} located)"
+    return (f"{Path(r['path']).name}: {r['messages']} messages, {r['bad_bytes']} bad bytes, "
+            f"{len(r['flights'])} flight(s)")
