@@ -29,8 +29,8 @@ demo: $(STAMP)
 
 # Headless Chromium and its driver for the browser tests (Debian packages).
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  { (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 || \
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list :lang=zh | grep -q . || \
+	  { (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk) >/dev/null 2>&1 || \
 	    echo "note: could not install chromium; browser tests will be skipped"; }
 
 test: $(TSTAMP) browser

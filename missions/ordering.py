@@ -34,62 +34,81 @@ class Run:
     payload: object = None
 
 
-def _viterbi(seq: Sequence[int], options: Sequence[Sequence[Run]], dist: np.ndarray,
-             start: int | None, end: int | None) -> tuple[float, list[Run]]:
-    prev_cost: list[float] = []
-    back: list[list[int]] = []
-    for pos, cell in enumerate(seq):
-        runs = options[cell]
-        costs, ptrs = [], []
-        for run in runs:
-            if pos == 0:
-                c = (dist[start, run.entry] if start is not None else 0.0) + run.internal_m
-                costs.append(c)
-                ptrs.append(-1)
-            else:
-                prev_runs = options[seq[pos - 1]]
-                best, arg = min((prev_cost[u] + dist[pr.exit, run.entry], u)
-                                for u, pr in enumerate(prev_runs))
-                costs.append(best + run.internal_m)
-                ptrs.append(arg)
-        prev_cost = costs
-        back.append(ptrs)
-    last_runs = options[seq[-1]]
-    total, v = min((prev_cost[u] + (dist[r.exit, end] if end is not None else 0.0), u)
-                   for u, r in enumerate(last_runs))
-    chosen: list[Run] = []
-    for pos in range(len(seq) - 1, -1, -1):
-        chosen.append(options[seq[pos]][v])
-        v = back[pos][v]
-    chosen.reverse()
-    return float(total), chosen
+class _Tables:
+    """Per-cell arrays of the runs, and the leg lengths between every pair of cells' runs."""
+
+    def __init__(self, options: Sequence[Sequence[Run]], dist: np.ndarray,
+                 start: int | None, end: int | None) -> None:
+        width = max(len(o) for o in options)
+        k = len(options)
+        entry = np.zeros((k, width), dtype=int)
+        exit_ = np.zeros((k, width), dtype=int)
+        internal = np.full((k, width), np.inf)
+        for c, runs in enumerate(options):
+            for v, run in enumerate(runs):
+                entry[c, v], exit_[c, v], internal[c, v] = run.entry, run.exit, run.internal_m
+        self.options = options
+        self.internal = internal
+        # legs[a, b, u, v]: from the exit of run u of cell a to the entry of run v of cell b
+        self.legs = dist[exit_[:, None, :, None], entry[None, :, None, :]]
+        self.first = dist[start, entry] if start is not None else np.zeros((k, width))
+        self.last = dist[exit_, end] if end is not None else np.zeros((k, width))
+
+    def cost(self, seq: Sequence[int]) -> float:
+        c = self.first[seq[0]] + self.internal[seq[0]]
+        for a, b in zip(seq, seq[1:]):
+            c = (c[:, None] + self.legs[a, b]).min(axis=0) + self.internal[b]
+        return float((c + self.last[seq[-1]]).min())
+
+    def costs(self, seqs: np.ndarray) -> np.ndarray:
+        """:meth:`cost` of many orders at once, ``seqs`` (M, k) -> (M,)."""
+        c = self.first[seqs[:, 0]] + self.internal[seqs[:, 0]]
+        for p in range(1, seqs.shape[1]):
+            a, b = seqs[:, p - 1], seqs[:, p]
+            c = (c[:, :, None] + self.legs[a, b]).min(axis=1) + self.internal[b]
+        return (c + self.last[seqs[:, -1]]).min(axis=1)
+
+    def best(self, seq: Sequence[int]) -> tuple[float, list[Run]]:
+        c = self.first[seq[0]] + self.internal[seq[0]]
+        back = []
+        for a, b in zip(seq, seq[1:]):
+            m = c[:, None] + self.legs[a, b]
+            back.append(m.argmin(axis=0))
+            c = m.min(axis=0) + self.internal[b]
+        c = c + self.last[seq[-1]]
+        v = int(c.argmin())
+        total = float(c[v])
+        chosen = [v]
+        for ptr in reversed(back):
+            v = int(ptr[v])
+            chosen.append(v)
+        chosen.reverse()
+        return total, [self.options[cell][v] for cell, v in zip(seq, chosen)]
 
 
 def sequence_cost(seq: Sequence[int], options: Sequence[Sequence[Run]], dist: np.ndarray,
                   start: int | None, end: int | None) -> float:
     """Total length of flying the cells in order ``seq``, each the best way."""
-    return _viterbi(seq, options, dist, start, end)[0]
+    return _Tables(options, dist, start, end).cost(seq)
 
 
-def _nearest_neighbour(first: int, options, dist, start) -> list[int]:
+def _nearest_neighbour(first: int, tables: _Tables) -> list[int]:
+    k = len(tables.options)
     seq = [first]
-    left = set(range(len(options))) - {first}
-    cur_runs = options[first]
+    left = set(range(k)) - {first}
     while left:
-        best = None
-        for cell in left:
-            for run in options[cell]:
-                d = min(dist[r.exit, run.entry] for r in cur_runs) + run.internal_m
-                if best is None or d < best[0]:
-                    best = (d, cell)
-        seq.append(best[1])
-        left.discard(best[1])
-        cur_runs = options[best[1]]
+        cur = seq[-1]
+        cand = sorted(left)
+        # cheapest leg from any run of the current cell into any run of a candidate cell
+        step = (tables.legs[cur, cand].min(axis=1) + tables.internal[cand]).min(axis=1)
+        nxt = cand[int(step.argmin())]
+        seq.append(nxt)
+        left.discard(nxt)
     return seq
 
 
 def order_runs(options: Sequence[Sequence[Run]], dist: np.ndarray, *, start: int | None,
-               end: int | None, improve: bool = True, max_rounds: int = 20) -> tuple[float, list[Run]]:
+               end: int | None, improve: bool = True, max_rounds: int = 100) -> tuple[float, list[Run]]:
     """Order the cells and choose how to fly each.
 
     Parameters
@@ -101,7 +120,7 @@ def order_runs(options: Sequence[Sequence[Run]], dist: np.ndarray, *, start: int
     start, end : int or None
         Point index the route starts from / returns to (home), or None for an open end.
     improve : bool
-        Run 2-opt and relocation moves after the construction.
+        Improve the order by the best 2-opt or relocation move, repeatedly, until none helps.
 
     Returns
     -------
@@ -111,32 +130,26 @@ def order_runs(options: Sequence[Sequence[Run]], dist: np.ndarray, *, start: int
     k = len(options)
     if k == 0:
         return 0.0, []
-    candidates = range(k) if k <= 12 or improve else [0]
+    tables = _Tables(options, dist, start, end)
     best_cost, best_seq = None, None
-    for first in candidates:
-        seq = _nearest_neighbour(first, options, dist, start)
-        cost = sequence_cost(seq, options, dist, start, end)
+    for first in range(k):
+        seq = _nearest_neighbour(first, tables)
+        cost = tables.cost(seq)
         if best_cost is None or cost < best_cost:
             best_cost, best_seq = cost, seq
     seq = list(best_seq)
-    if improve and k > 1:
+    if improve and k > 2:
+        pairs = [(i, j) for i in range(k - 1) for j in range(i + 1, k)]
+        moves = [(i, j) for i in range(k) for j in range(k) if i != j]
         for _ in range(max_rounds):
-            improved = False
-            for i in range(k - 1):
-                for j in range(i + 1, k):
-                    cand = seq[:i] + seq[i:j + 1][::-1] + seq[j + 1:]
-                    c = sequence_cost(cand, options, dist, start, end)
-                    if c < best_cost - 1e-6:
-                        seq, best_cost, improved = cand, c, True
-            for i in range(k):
-                for j in range(k):
-                    if i == j:
-                        continue
-                    cand = seq[:i] + seq[i + 1:]
-                    cand.insert(j, seq[i])
-                    c = sequence_cost(cand, options, dist, start, end)
-                    if c < best_cost - 1e-6:
-                        seq, best_cost, improved = cand, c, True
-            if not improved:
+            cands = [seq[:i] + seq[i:j + 1][::-1] + seq[j + 1:] for i, j in pairs]
+            for i, j in moves:
+                cand = seq[:i] + seq[i + 1:]
+                cand.insert(j, seq[i])
+                cands.append(cand)
+            costs = tables.costs(np.array(cands))
+            m = int(costs.argmin())
+            if not costs[m] < best_cost - 1e-6:
                 break
-    return _viterbi(seq, options, dist, start, end)
+            seq, best_cost = cands[m], float(costs[m])
+    return tables.best(seq)

@@ -5,8 +5,10 @@ clearance margin; a leg is *free* when it stays out of the exclusions grown by h
 margin, so legs planned along the grown boundary keep a clear distance from the zones. When
 the straight leg is not free, the leg follows the shortest path on the visibility graph of the
 convex vertices of the exclusions grown by the full margin (Lozano-Perez & Wesley, "An
-algorithm for planning collision-free paths among polyhedral obstacles", CACM 1979), solved
-with networkx's Dijkstra.
+algorithm for planning collision-free paths among polyhedral obstacles", CACM 1979). The
+graph's all-pairs shortest paths are computed once with SciPy's Dijkstra
+(``scipy.sparse.csgraph.shortest_path``); a leg between two points then goes through the best
+pair of graph nodes each of them sees.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import networkx as nx
 import numpy as np
 import shapely
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import shortest_path
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -63,8 +66,7 @@ class FreeSpace:
         self.blocked: BaseGeometry = self.zones.buffer(self.margin_m) if zones else Polygon()
         self.keep_out: BaseGeometry = self.zones.buffer(0.5 * self.margin_m) if zones else Polygon()
         shapely.prepare(self.keep_out)
-        self._graph: nx.Graph | None = None
-        self._nodes: np.ndarray | None = None
+        self._graph: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def empty(self) -> bool:
@@ -94,27 +96,24 @@ class FreeSpace:
         """
         if self.is_free(a, b):
             return [a, b]
-        for p in (a, b):
-            if self.contains(p):
-                raise MissionError(f"point ({p[0]:.1f}, {p[1]:.1f}) m lies within "
-                                   f"{0.5 * self.margin_m:.1f} m of a no-fly zone")
-        graph, nodes = self._visibility_graph()
-        g = graph.copy()
-        for name, p in (("a", a), ("b", b)):
-            g.add_node(name)
-            for j in self._visible_from(p, nodes):
-                g.add_edge(name, int(j), weight=math.dist(p, nodes[j]))
-        try:
-            route = nx.shortest_path(g, "a", "b", weight="weight")
-        except nx.NetworkXNoPath as err:
+        self._check_points(np.array([a, b], dtype=float))
+        nodes, dist, pred = self._all_pairs()
+        via = self._via_nodes(np.array([a, b], dtype=float))
+        total = via[0][:, None] + dist + via[1][None, :]
+        i, j = np.unravel_index(int(np.argmin(total)), total.shape)
+        if not np.isfinite(total[i, j]):
             raise MissionError(f"no leg around the no-fly zones from ({a[0]:.1f}, {a[1]:.1f}) "
-                               f"to ({b[0]:.1f}, {b[1]:.1f})") from err
-        return [a] + [tuple(nodes[n]) for n in route[1:-1]] + [b]
+                               f"to ({b[0]:.1f}, {b[1]:.1f})")
+        chain = [int(j)]
+        while chain[-1] != i:
+            chain.append(int(pred[i, chain[-1]]))
+        return [a] + [tuple(map(float, nodes[n])) for n in reversed(chain)] + [b]
 
     def path_length(self, a: XY, b: XY) -> float:
         """Length in metres of :meth:`path`."""
-        pts = self.path(a, b)
-        return sum(math.dist(p, q) for p, q in zip(pts, pts[1:]))
+        if self.is_free(a, b):
+            return math.dist(a, b)
+        return float(self.distance_matrix(np.array([a, b], dtype=float))[0, 1])
 
     def distance_matrix(self, points: np.ndarray) -> np.ndarray:
         """Free leg lengths in metres between all pairs of ``points`` (array (P, 2)).
@@ -134,39 +133,45 @@ class FreeSpace:
         blocked = shapely.intersects(lines, self.keep_out)
         if not blocked.any():
             return dist
-        for k in np.unique(np.concatenate([i[blocked], j[blocked]])):
-            if self.contains(tuple(pts[k])):
-                raise MissionError(f"point ({pts[k][0]:.1f}, {pts[k][1]:.1f}) m lies within "
-                                   f"{0.5 * self.margin_m:.1f} m of a no-fly zone")
-        graph, nodes = self._visibility_graph()
-        g = graph.copy()
-        sources = sorted(set(i[blocked].tolist()))
-        needed = set(sources) | set(j[blocked].tolist())
-        for k in needed:
-            for n in self._visible_from(tuple(pts[k]), nodes):
-                g.add_edge(("p", k), int(n), weight=float(np.hypot(*(pts[k] - nodes[n]))))
-        for src in sources:
-            lengths = nx.single_source_dijkstra_path_length(g, ("p", src), weight="weight")
-            for dst in j[blocked & (i == src)].tolist():
-                d = lengths.get(("p", dst))
-                if d is None:
-                    raise MissionError("no leg around the no-fly zones between "
-                                       f"({pts[src][0]:.1f}, {pts[src][1]:.1f}) and "
-                                       f"({pts[dst][0]:.1f}, {pts[dst][1]:.1f})")
-                dist[src, dst] = dist[dst, src] = d
+        involved = np.unique(np.concatenate([i[blocked], j[blocked]]))
+        self._check_points(pts[involved])
+        _, node_dist, _ = self._all_pairs()
+        via = self._via_nodes(pts[involved])                       # (m, N)
+        reach = (via[:, :, None] + node_dist[None, :, :]).min(axis=1)  # (m, N)
+        around = (reach[:, None, :] + via[None, :, :]).min(axis=2)    # (m, m)
+        pos = {int(k): n for n, k in enumerate(involved)}
+        for a, b in zip(i[blocked].tolist(), j[blocked].tolist()):
+            d = around[pos[a], pos[b]]
+            if not np.isfinite(d):
+                raise MissionError("no leg around the no-fly zones between "
+                                   f"({pts[a][0]:.1f}, {pts[a][1]:.1f}) and "
+                                   f"({pts[b][0]:.1f}, {pts[b][1]:.1f})")
+            dist[a, b] = dist[b, a] = d
         return dist
 
     # -- visibility graph ------------------------------------------------------------------
-    def _visible_from(self, p: XY, nodes: np.ndarray) -> np.ndarray:
-        if not len(nodes):
-            return np.zeros(0, dtype=int)
-        lines = shapely.linestrings(np.stack([np.broadcast_to(p, nodes.shape), nodes], axis=1))
-        ok = ~shapely.intersects(lines, self.keep_out)
-        return np.flatnonzero(ok)
+    def _check_points(self, pts: np.ndarray) -> None:
+        inside = shapely.intersects(shapely.points(pts), self.keep_out)
+        if inside.any():
+            x, y = pts[int(np.argmax(inside))]
+            raise MissionError(f"point ({x:.1f}, {y:.1f}) m lies within "
+                               f"{0.5 * self.margin_m:.1f} m of a no-fly zone")
 
-    def _visibility_graph(self) -> tuple[nx.Graph, np.ndarray]:
-        if self._graph is not None and self._nodes is not None:
-            return self._graph, self._nodes
+    def _via_nodes(self, pts: np.ndarray) -> np.ndarray:
+        """Distance from each point to each visible graph node, inf where not visible: (P, N)."""
+        nodes = self._all_pairs()[0]
+        if not len(nodes):
+            return np.full((len(pts), 0), np.inf)
+        a = np.repeat(pts, len(nodes), axis=0)
+        b = np.tile(nodes, (len(pts), 1))
+        visible = ~shapely.intersects(shapely.linestrings(np.stack([a, b], axis=1)), self.keep_out)
+        d = np.hypot(*(a - b).T)
+        return np.where(visible, d, np.inf).reshape(len(pts), len(nodes))
+
+    def _all_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Graph nodes (N, 2), shortest distances between them (N, N) and predecessors."""
+        if self._graph is not None:
+            return self._graph
         tol = 0.5
         grown = self.zones.buffer(self.margin_m + tol, quad_segs=4).simplify(tol)
         pts: list[XY] = []
@@ -177,17 +182,18 @@ class FreeSpace:
         nodes = np.array(pts, dtype=float).reshape(-1, 2)
         if len(nodes):
             nodes = nodes[~shapely.intersects(shapely.points(nodes), self.keep_out)]
-        graph = nx.Graph()
-        graph.add_nodes_from(range(len(nodes)))
         n = len(nodes)
+        weights = np.zeros((n, n))
         if n > 1:
             i, j = np.triu_indices(n, 1)
             lines = shapely.linestrings(np.stack([nodes[i], nodes[j]], axis=1))
             ok = ~shapely.intersects(lines, self.keep_out)
             lengths = np.hypot(*(nodes[i] - nodes[j]).T)
-            graph.add_weighted_edges_from(zip(i[ok].tolist(), j[ok].tolist(), lengths[ok].tolist()))
-        self._graph, self._nodes = graph, nodes
-        return graph, nodes
+            weights[i[ok], j[ok]] = weights[j[ok], i[ok]] = np.maximum(lengths[ok], 1e-9)
+        dist, pred = shortest_path(csr_matrix(weights), method="D", directed=False,
+                                   return_predecessors=True)
+        self._graph = (nodes, dist, pred)
+        return self._graph
 
 
 def _convex_vertices(ring, *, pocket: bool) -> list[XY]:

@@ -13,12 +13,12 @@ cell is flown back and forth in one go; cells are then ordered by :mod:`missions
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
 from shapely import affinity
-from shapely.geometry import LineString, MultiLineString, Polygon
+from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
 __all__ = ["SweepFrame", "Sweep", "strip_sweeps", "fill_sweeps", "group_cells"]
@@ -58,13 +58,15 @@ class SweepFrame:
 class Sweep:
     """One pass in the sweep frame: x = const, from y0 to y1 (y0 <= y1).
 
-    ``strip`` is the strip index for passes of the regular grid, ``None`` for fill passes.
+    ``strip`` is the strip index for passes of the regular grid, ``None`` for fill passes;
+    ``piece`` is the part of the area the pass is there to cover (sweep frame).
     """
 
     x: float
     y0: float
     y1: float
     strip: int | None
+    piece: BaseGeometry | None = field(default=None, compare=False, repr=False)
 
     @property
     def length(self) -> float:
@@ -77,44 +79,53 @@ def _parts(geom: BaseGeometry) -> list[BaseGeometry]:
     return list(getattr(geom, "geoms", [geom]))
 
 
-def _intervals(piece: BaseGeometry) -> list[tuple[float, float]]:
-    spans = sorted((p.bounds[1], p.bounds[3]) for p in _parts(piece)
+def _intervals(piece: BaseGeometry, inset_m: float = 0.0
+               ) -> list[tuple[float, float, BaseGeometry]]:
+    spans = sorted(((p.bounds[1], p.bounds[3]), p) for p in _parts(piece)
                    if isinstance(p, Polygon) and p.area >= MIN_PIECE_M2)
-    merged: list[list[float]] = []
-    for lo, hi in spans:
+    merged: list[list] = []
+    for (lo, hi), poly in spans:
         if merged and lo <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], hi)
+            merged[-1][2].append(poly)
         else:
-            merged.append([lo, hi])
+            merged.append([lo, hi, [poly]])
     out = []
-    for lo, hi in merged:
+    for lo, hi, polys in merged:
+        if hi - lo > 2.0 * inset_m:
+            lo, hi = lo + inset_m, hi - inset_m
+        else:
+            lo = hi = 0.5 * (lo + hi)
         if hi - lo < MIN_PASS_M:
             mid = 0.5 * (lo + hi)
             lo, hi = mid - 0.5 * MIN_PASS_M, mid + 0.5 * MIN_PASS_M
-        out.append((lo, hi))
+        out.append((lo, hi, polys[0] if len(polys) == 1 else shapely.union_all(polys)))
     return out
 
 
-def _clip(x: float, intervals: list[tuple[float, float]], blocked: BaseGeometry,
+def _clip(x: float, intervals: list[tuple[float, float, BaseGeometry]], blocked: BaseGeometry,
           strip: int | None) -> list[Sweep]:
     if not intervals:
         return []
-    lines = shapely.linestrings([[(x, lo), (x, hi)] for lo, hi in intervals])
+    lines = shapely.linestrings([[(x, lo), (x, hi)] for lo, hi, _ in intervals])
     if not blocked.is_empty:
         lines = shapely.difference(lines, blocked)
     out = []
-    for line in lines:
+    for line, (_, _, piece) in zip(lines, intervals):
         for part in _parts(line):
             if isinstance(part, LineString) and part.length > 1e-6:
                 ys = [c[1] for c in part.coords]
-                out.append(Sweep(x, min(ys), max(ys), strip))
+                out.append(Sweep(x, min(ys), max(ys), strip, piece))
     return out
 
 
-def strip_sweeps(target: BaseGeometry, blocked: BaseGeometry, spacing_m: float) -> list[Sweep]:
+def strip_sweeps(target: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
+                 inset_m: float = 0.0) -> list[Sweep]:
     """The regular passes over ``target`` (sweep frame), clipped out of ``blocked``.
 
-    Strips are centred on the target's x-extent: ``n = ceil(width / spacing)`` strips.
+    Strips are centred on the target's x-extent: ``n = ceil(width / spacing)`` strips. Each
+    pass stops ``inset_m`` short of its strip part's ends (the photo footprint reaches beyond
+    the last photo); a part shorter than twice that gets a single photo in its middle.
     """
     minx, miny, maxx, maxy = target.bounds
     n = max(1, math.ceil((maxx - minx) / spacing_m - 1e-9))
@@ -124,12 +135,13 @@ def strip_sweeps(target: BaseGeometry, blocked: BaseGeometry, spacing_m: float) 
     pieces = shapely.intersection(boxes, target)
     sweeps: list[Sweep] = []
     for i, piece in enumerate(pieces):
-        sweeps.extend(_clip(float(lefts[i] + 0.5 * spacing_m), _intervals(piece), blocked, i))
+        sweeps.extend(_clip(float(lefts[i] + 0.5 * spacing_m), _intervals(piece, inset_m),
+                            blocked, i))
     return sweeps
 
 
 def fill_sweeps(residual: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
-                min_area_m2: float) -> list[Sweep]:
+                min_area_m2: float, inset_m: float = 0.0) -> list[Sweep]:
     """Extra passes over the parts of ``residual`` (uncovered target, sweep frame) larger
     than ``min_area_m2``, each gap gridded on its own x-extent."""
     out: list[Sweep] = []
@@ -143,7 +155,7 @@ def fill_sweeps(residual: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
             left = x0 + k * spacing_m
             piece = gap.intersection(shapely.box(left, gap.bounds[1] - 1, left + spacing_m,
                                                  gap.bounds[3] + 1))
-            out.extend(_clip(left + 0.5 * spacing_m, _intervals(piece), blocked, None))
+            out.extend(_clip(left + 0.5 * spacing_m, _intervals(piece, inset_m), blocked, None))
     return out
 
 

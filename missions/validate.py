@@ -34,6 +34,8 @@ _MAX_LISTED = 10
 
 
 def _where(index: int, item: MissionItem) -> str:
+    if item.command == mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH:
+        return f"item {index} ({command_name(item.command)}, straight back to home)"
     return (f"item {index} ({command_name(item.command)} at {item.lat_deg:.6f} N, "
             f"{item.lon_deg:.6f} E)")
 

@@ -7,7 +7,8 @@ Each package derives its own base from :class:`PatrolError`::
      +-- flight_logs.ArchiveError     (corrupt or unreadable logs and photos)
      +-- telemetry.TelemetryError     (links, commands refused, timeouts)
      +-- vision.VisionError           (georeferencing, detectors)
-     +-- web.WorkflowError            (case transitions not allowed)
+     +-- web.WebError                 (console)
+          +-- web.WorkflowError       (case transitions not allowed)
 """
 
 

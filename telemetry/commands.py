@@ -22,7 +22,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from flight_logs.modes import mode_number
 from missions.items import MissionItem
 from telemetry.errors import CommandRefused, LinkTimeout, TelemetryError
-from telemetry.handle import VehicleHandle
+from telemetry.handle import Subscription, VehicleHandle
 from telemetry.mission_protocol import upload_mission
 
 __all__ = [
@@ -58,12 +58,16 @@ def result_name(result: int) -> str:
     return entry.name if entry is not None else f"MAV_RESULT {result}"
 
 
-def _explanation(texts: list[str]) -> str | None:
-    """The vehicle's reason among STATUSTEXTs: the last "PreArm:"/"Arm:" one, else the last."""
-    for text in reversed(texts):
+def _explanation(texts: list[tuple[int, str]]) -> str | None:
+    """The vehicle's reason among (severity, text) STATUSTEXTs: the last "PreArm:"/"Arm:" one,
+    else the last at MAV_SEVERITY_WARNING or worse, else None."""
+    for _, text in reversed(texts):
         if text.startswith(("PreArm", "Arm")):
             return text
-    return texts[-1] if texts else None
+    for severity, text in reversed(texts):
+        if severity <= mavlink.MAV_SEVERITY_WARNING:
+            return text
+    return None
 
 
 def command_long(handle: VehicleHandle, command: int, params: Sequence[float] = (), *,
@@ -80,7 +84,7 @@ def command_long(handle: VehicleHandle, command: int, params: Sequence[float] = 
         No COMMAND_ACK after ``retries`` resends.
     """
     p = [float(v) for v in params] + [0.0] * (7 - len(params))
-    texts: list[str] = []
+    texts: list[tuple[int, str]] = []
     with handle.subscribe({"COMMAND_ACK", "STATUSTEXT"}) as sub:
         for confirmation in range(retries + 1):
             handle.send(handle.mav.command_long_encode(handle.target_system, handle.target_component,
@@ -92,7 +96,7 @@ def command_long(handle: VehicleHandle, command: int, params: Sequence[float] = 
                 except LinkTimeout:
                     break
                 if msg.get_type() == "STATUSTEXT":
-                    texts.append(msg.text)
+                    texts.append((msg.severity, msg.text))
                     continue
                 if msg.command != command:
                     continue
@@ -159,7 +163,8 @@ def takeoff(handle: VehicleHandle, alt_rel_m: float, *, arm_timeout_s: float = 9
             progress: Progress | None = None) -> None:
     """GUIDED, arm (retried), MAV_CMD_NAV_TAKEOFF to ``alt_rel_m`` above home, wait for the climb.
 
-    Returns once the vehicle is above ``airborne_fraction`` of the altitude.
+    First waits (up to ``arm_timeout_s``) for a position and a home: ArduCopter refuses GUIDED
+    before its EKF has an origin. Returns once the vehicle is above ``airborne_fraction`` of the altitude.
 
     Raises
     ------
@@ -168,6 +173,8 @@ def takeoff(handle: VehicleHandle, alt_rel_m: float, *, arm_timeout_s: float = 9
         climb takes longer than ``climb_timeout_s``.
     """
     say = progress or (lambda _: None)
+    handle.wait_until(lambda s: s.home is not None and s.lat_deg is not None, arm_timeout_s,
+                      "with a position estimate and home (EKF origin)")
     set_mode(handle, "GUIDED")
     say("mode GUIDED")
     arm(handle, timeout_s=arm_timeout_s)
@@ -193,28 +200,33 @@ def wait_disarmed(handle: VehicleHandle, timeout_s: float, *, progress: Progress
     LinkTimeout
         Still armed after ``timeout_s``.
     """
-    say = progress or (lambda _: None)
+    with handle.subscribe(_WATCHED) as sub:
+        return _watch_until_disarmed(handle, sub, timeout_s, progress or (lambda _: None))
+
+
+_WATCHED = frozenset({"MISSION_ITEM_REACHED", "STATUSTEXT"})
+
+
+def _watch_until_disarmed(handle: VehicleHandle, sub: Subscription, timeout_s: float, say: Progress) -> list[int]:
     reached: list[int] = []
     deadline = time.monotonic() + timeout_s
-    with handle.subscribe({"MISSION_ITEM_REACHED", "STATUSTEXT"}) as sub:
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                handle.wait_until(lambda s: not s.armed, max(0.0, min(1.0, left)), "disarmed")
-                done = True
-            except LinkTimeout:
-                done = False
-            for msg in sub.poll():
-                if msg.get_type() == "MISSION_ITEM_REACHED":
-                    reached.append(msg.seq)
-                    say(f"mission item {msg.seq} reached")
-                else:
-                    say(f"vehicle: {msg.text}")
-            if done:
-                return reached
-            if left <= 0:
-                raise LinkTimeout(f"vehicle {handle.target_system} on {handle.link}: still armed "
-                                  f"after {timeout_s:g} s")
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            handle.wait_until(lambda s: not s.armed, max(0.0, min(1.0, left)), "disarmed")
+            done = True
+        except LinkTimeout:
+            done = False
+        for msg in sub.poll():
+            if msg.get_type() == "MISSION_ITEM_REACHED":
+                reached.append(msg.seq)
+                say(f"mission item {msg.seq} reached")
+            else:
+                say(f"vehicle: {msg.text}")
+        if done:
+            return reached
+        if left <= 0:
+            raise LinkTimeout(f"vehicle {handle.target_system} on {handle.link}: still armed after {timeout_s:g} s")
 
 
 @dataclass
@@ -258,9 +270,10 @@ def fly_mission(handle: VehicleHandle, items: Sequence[MissionItem], *, takeoff_
     say(f"mission uploaded ({len(items)} items)")
     takeoff(handle, takeoff_alt_m, arm_timeout_s=arm_timeout_s, progress=say)
     run.armed_at_s = time.time()
-    start_mission(handle)
-    say("mode AUTO: flying the mission")
-    run.reached = wait_disarmed(handle, timeout_s, progress=say)
+    with handle.subscribe(_WATCHED) as sub:
+        start_mission(handle)
+        say("mode AUTO: flying the mission")
+        run.reached = _watch_until_disarmed(handle, sub, timeout_s, say)
     run.disarmed_at_s = time.time()
     say("landed and disarmed")
     return run

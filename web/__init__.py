@@ -21,6 +21,7 @@ from typing import Any
 
 from flask import Flask
 
+from patrol.settings import Settings
 from web.database import get_session
 from web.errors import WebError, WorkflowError
 from web.extensions import csrf, login_manager
@@ -39,7 +40,7 @@ __all__ = [
 CSRF_TIME_LIMIT_S = 8 * 3600  # a working shift: forms left open that long still post
 
 
-def create_app(settings=None, *, config: dict[str, Any] | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, config: dict[str, Any] | None = None) -> Flask:
     """Build the console app for ``settings``.
 
     Parameters
@@ -58,7 +59,6 @@ def create_app(settings=None, *, config: dict[str, Any] | None = None) -> Flask:
         The app; ``app.extensions["drone_patrol"]`` holds settings, engine and session
         factory (dispose the engine when done with the app).
     """
-    from patrol.settings import Settings
     from web import auth, database, templating
     from web.responses import register_error_handlers
     from web.views import api, cases, files, findings, flights, home, mapview

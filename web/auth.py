@@ -41,7 +41,6 @@ def role_required(*roles: str):
                 abort(403, f"This page is for {', '.join(roles)}; you are {current_user.role}.")
             return view(*args, **kwargs)
 
-        wrapped.roles = roles
         return wrapped
 
     return decorator

@@ -191,7 +191,7 @@ def to_display_crs(collection: dict[str, Any], crs: str) -> dict[str, Any]:
     >>> fc = feature_collection([_feature({"type": "Point", "coordinates": [121.0185, 30.7005]})])
     >>> shifted = to_display_crs(fc, "gcj02")["features"][0]["geometry"]["coordinates"]
     >>> [round(v, 4) for v in shifted]  # GCJ-02 is offset by a few hundred metres here
-    [121.0229, 30.6981]
+    [121.0229, 30.6982]
     >>> to_display_crs(fc, "wgs84") is fc
     True
     """

@@ -68,6 +68,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(lambda key: category_for(key).label if key in CATEGORIES else key,
                             "category_label")
     app.add_template_filter(lambda s: STATUS_LABELS.get(s, s), "status_label")
+    app.add_template_global(category_for, "category_for")
     app.add_template_global(overdue, "is_overdue")
     app.add_template_global(utcnow, "utcnow")
     app.context_processor(lambda: {"nav_items": _nav()})

@@ -63,6 +63,7 @@ _YAW_RATE_DEG_S = 90.0
 _PITCH_PER_M_S = 3.05
 _HOVER_CURRENT_A = 28.0
 _PREARM_TEXT = "Need Position Estimate"
+_EMPTY_HOME = MissionItem(mavlink.MAV_CMD_NAV_WAYPOINT, mavlink.MAV_FRAME_GLOBAL)
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class SimVehicle:
         self.home_amsl_m: float | None = None
         self.battery_used_mah = 0.0
         self.current_a = 0.0
-        self.mission: list[MissionItem] = []
+        self.mission: list[MissionItem] = [_EMPTY_HOME]   # ArduPilot keeps home as item 0, always
         self.mission_seq = 0
         self.mission_state = mavlink.MISSION_STATE_NO_MISSION
         self.speed_m_s = self.params["WPNAV_SPEED"] / 100.0
@@ -203,6 +204,16 @@ class SimVehicle:
         return mavlink.MAV_STATE_ACTIVE if self.armed and self.flying else mavlink.MAV_STATE_STANDBY
 
     @property
+    def target_xy(self) -> tuple[float, float]:
+        """Where the vehicle is heading (UTM metres), its own position when holding."""
+        return self._target_xy if self._target_xy is not None else (self.x_m, self.y_m)
+
+    @property
+    def target_alt_rel_m(self) -> float:
+        """The altitude above home it is climbing or descending to."""
+        return self._target_alt if self._target_alt is not None else self.alt_rel_m
+
+    @property
     def mission_total(self) -> int:
         return max(0, len(self.mission) - 1)
 
@@ -245,12 +256,13 @@ class SimVehicle:
         if custom_mode in (_M["GUIDED"], _M["AUTO"], _M["RTL"], _M["LOITER"], _M["POSHOLD"],
                            _M["BRAKE"], _M["SMART_RTL"]) and not self.ekf_ok:
             return mavlink.MAV_RESULT_FAILED
-        previous, self.custom_mode = self.custom_mode, custom_mode
+        if custom_mode == self.custom_mode:
+            return mavlink.MAV_RESULT_ACCEPTED
+        self.custom_mode = custom_mode
         self._landing, self._rtl_phase, self._hold_until = False, None, None
         self._target_xy, self._target_alt = (self.x_m, self.y_m), self.alt_rel_m
         if custom_mode == _M["AUTO"]:
-            if previous != custom_mode:
-                self._start_mission()
+            self._start_mission()
         elif custom_mode in (_M["RTL"], _M["SMART_RTL"]):
             self._rtl_phase = "climb"
         elif custom_mode == _M["LAND"]:
@@ -266,9 +278,10 @@ class SimVehicle:
         return mavlink.MAV_RESULT_ACCEPTED
 
     def set_mission(self, items: list[MissionItem]) -> None:
-        """Replace the mission (item 0 is overwritten by home, as ArduPilot does)."""
-        self.mission = list(items)
-        if self.mission and self.home_xy is not None:
+        """Replace the mission (item 0 is overwritten by home, as ArduPilot does; an empty
+        mission still holds home)."""
+        self.mission = list(items) or [_EMPTY_HOME]
+        if self.home_xy is not None:
             self.mission[0] = self._home_item()
         self.mission_seq = 1 if len(self.mission) > 1 else 0
         self.mission_state = (mavlink.MISSION_STATE_NOT_STARTED if len(self.mission) > 1
@@ -324,9 +337,8 @@ class SimVehicle:
 
     def _set_home_here(self) -> None:
         self.home_xy = (self.x_m, self.y_m)
-        self.home_amsl_m = self.ground_amsl_m + self.alt_rel_m if self.home_amsl_m is None else self.alt_amsl_m
-        if self.mission:
-            self.mission[0] = self._home_item()
+        self.home_amsl_m = self.alt_amsl_m
+        self.mission[0] = self._home_item()
         self.outbox.append(("gps_global_origin", None))
         self.outbox.append(("home_position", None))
 
@@ -390,8 +402,6 @@ class SimVehicle:
         if self._landing:
             slow = self.alt_rel_m <= self.params["LAND_ALT_LOW"] / 100.0
             self.vz = -(self.params["LAND_SPEED"] / 100.0 if slow else down)
-            if self.flying is False and self.armed:
-                self.flying = self.alt_rel_m > 0.0
         elif self._target_alt is not None and self.flying:
             err = self._target_alt - self.alt_rel_m
             self.vz = max(-down, min(up, err * 1.0))

@@ -278,7 +278,9 @@ def test_map_page_wires_the_layers(client, auth, world):
     resources = re.findall(r'(?:src|href)="([^"]*)"', page)
     assert resources and all(r.startswith(("/", "#", "data:")) for r in resources), \
         "no external resources"
-    assert '<option value="Pinghu">' in page and '<option value="Duluth">' in page
+    assert '<option value="Pinghu" selected>' in page, "opens on the site with patrol areas"
+    assert '<option value="Duluth">' in page
+    assert '<option value="Duluth" selected>' in _text(client.get("/map?site=Duluth"))
 
 
 def test_map_page_adds_the_basemap_when_set(settings, engine, world):
@@ -323,3 +325,14 @@ def test_unknown_pages_are_404_html_or_json(client, auth, world):
     assert page.status_code == 404 and page.mimetype == "text/html"
     api = client.get("/api/no-such-layer.geojson")
     assert api.status_code == 404 and api.get_json()["error"] == "Not Found"
+
+
+def test_queue_proposes_other_for_labels_outside_the_table(client, auth, world, session):
+    session.get(Finding, world.findings["outside"]).category = "tree_on_road"
+    session.commit()
+    auth.login("supervisor")
+    page = _text(client.get("/findings"))
+    row = page.split(f'id="finding-{world.findings["outside"]}"')[1].split("</tr>")[0]
+    assert re.findall(r'<option value="(\w+)" selected>', row) == ["other"]
+    row = page.split(f'id="finding-{world.findings["danghu"]}"')[1].split("</tr>")[0]
+    assert re.findall(r'<option value="(\w+)" selected>', row) == ["exposed_garbage"]

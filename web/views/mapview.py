@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from missions.models import PatrolArea
 from web.database import console, get_session
@@ -14,10 +14,20 @@ bp = Blueprint("mapview", __name__)
 
 @bp.get("/map")
 def index():
-    """The Leaflet map page; its layers load from the ``/api/*.geojson`` endpoints."""
+    """The Leaflet map page; its layers load from the ``/api/*.geojson`` endpoints.
+
+    The view opens on ``?site=`` or else the site with the most patrol areas (then squads) (sites lie on
+    different continents, so "all sites" is a world view).
+    """
     session = get_session()
-    sites = sorted(set(session.scalars(sa.select(PatrolArea.site).distinct()))
-                   | set(session.scalars(sa.select(Squad.site).distinct())))
+    def per_site(model) -> dict[str, int]:
+        return dict(session.execute(sa.select(model.site, sa.func.count()).group_by(model.site)).all())
+
+    areas, squads = per_site(PatrolArea), per_site(Squad)
+    sites = sorted(set(areas) | set(squads))
+    site = request.args.get("site")
+    if site not in sites:
+        site = max(sites, key=lambda s: (areas.get(s, 0), squads.get(s, 0)), default="")
     settings = console().settings
     layers = {
         "areas": url_for("api.areas"),
@@ -28,6 +38,6 @@ def index():
         "findings": url_for("api.findings"),
     }
     return render_template(
-        "map.html", sites=sites, layers=layers, basemap_url=settings.basemap_url or "",
+        "map.html", sites=sites, site=site, layers=layers, basemap_url=settings.basemap_url or "",
         display_crs=settings.basemap_crs if settings.basemap_url else "wgs84",
         files_url=url_for("files.serve", stored_path="-").removesuffix("-"))

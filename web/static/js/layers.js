@@ -102,7 +102,11 @@
         return L.circleMarker(latlng, s);
       },
       onEachFeature: function (feature, layer) {
-        layer.bindPopup(popup(kind, feature.properties || {}, urls || {}), { maxWidth: 320 });
+        var p = feature.properties || {};
+        layer.bindPopup(popup(kind, p, urls || {}), { maxWidth: 320 });
+        if (p.name && (kind === 'squads' || kind === 'areas' || kind === 'routes')) {
+          layer.bindTooltip(esc(p.name), { sticky: true });
+        }
       }
     });
   }

@@ -19,6 +19,7 @@
   var state = { map: map, layers: {}, counts: {}, truncated: {}, errors: [], ready: false };
   window.patrolMap = state;
   var statusEl = document.getElementById('map-status');
+  var siteSelect = document.getElementById('site-select');
 
   function load(kind) {
     return PL.fetchJSON(endpoints[kind] + query).then(function (data) {
@@ -62,7 +63,7 @@
       control.addOverlay(layer, PL.LABELS[kind] + ' (' + state.counts[kind] +
         (state.truncated[kind] ? '+' : '') + ')');
     });
-    fit('');
+    fit(siteSelect ? siteSelect.value : '');
     if (statusEl) {
       statusEl.textContent = PL.ORDER.map(function (k) {
         return (state.counts[k] || 0) + ' ' + k;
@@ -72,8 +73,12 @@
     el.dataset.ready = 'true';
   });
 
-  var siteSelect = document.getElementById('site-select');
   if (siteSelect) {
-    siteSelect.addEventListener('change', function () { fit(siteSelect.value); });
+    siteSelect.addEventListener('change', function () {
+      fit(siteSelect.value);
+      var url = new URL(window.location.href);
+      if (siteSelect.value) { url.searchParams.set('site', siteSelect.value); } else { url.searchParams.delete('site'); }
+      window.history.replaceState(null, '', url);
+    });
   }
 }());

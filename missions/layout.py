@@ -1,0 +1,321 @@
+"""Survey layouts: passes at a sweep angle over one or more regions, flown in the best order.
+
+A :class:`Part` is a region covered by passes at one sweep angle
+(:func:`missions.transects.strip_sweeps`, gaps filled by :func:`~missions.transects.fill_sweeps`).
+:func:`route_parts` turns the cells of every part into the ways they can be flown
+(:class:`missions.ordering.Run`) and orders them into one route around the no-fly zones.
+
+:func:`single_angle_layout` searches the angle for the whole area. :func:`decomposed_layout`
+takes the cells of that layout as the area's decomposition, gives each cell the angle that
+suits it best (a reach of a bending river strip is swept along its own axis), merges
+neighbouring cells that chose the same angle, and routes the result; the caller keeps
+whichever route is shorter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely import affinity
+from shapely.geometry import LineString, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from missions.ordering import Run, order_runs
+from missions.routing import FreeSpace
+from missions.transects import Sweep, SweepFrame, fill_sweeps, group_cells, strip_sweeps
+
+__all__ = ["Part", "Layout", "LayoutSpec", "candidate_angles", "make_part", "route_parts",
+           "single_angle_layout", "decomposed_layout"]
+
+XY = tuple[float, float]
+
+#: How many of the best angles (by the quick estimate) are planned in full.
+REFINE_ANGLES = 3
+#: Gaps smaller than this fraction of spacing^2 are left (slivers against a zone).
+FILL_MIN_GAP = 0.02
+#: Passes end this fraction of the along-track footprint short of the area's edge, so the
+#: last photo's footprint still reaches 10% of a footprint beyond it.
+END_INSET = 0.4
+
+
+@dataclass(frozen=True)
+class LayoutSpec:
+    """What every layout of one survey shares (projected metres)."""
+
+    free: FreeSpace
+    spacing_m: float
+    footprint_m: tuple[float, float] | None
+    turnaround_m: float
+    home_xy: XY | None
+
+    @property
+    def inset_m(self) -> float:
+        return END_INSET * self.footprint_m[1] if self.footprint_m is not None else 0.0
+
+
+@dataclass
+class Part:
+    """A region covered by passes at one sweep angle."""
+
+    frame: SweepFrame
+    sweeps: list[Sweep]
+    cells: list[list[Sweep]]
+
+    @property
+    def angle(self) -> float:
+        return self.frame.bearing_deg
+
+    def to_world(self, geom: BaseGeometry) -> BaseGeometry:
+        return affinity.rotate(geom, -self.frame.bearing_deg, origin=self.frame.origin)
+
+
+@dataclass
+class Layout:
+    """Parts and the chosen runs, in flight order; ``total_m`` is the route length."""
+
+    parts: list[Part]
+    runs: list[Run]
+    total_m: float
+
+    @property
+    def cells(self) -> int:
+        return sum(len(p.cells) for p in self.parts)
+
+    @property
+    def sweeps(self) -> int:
+        return sum(len(p.sweeps) for p in self.parts)
+
+
+def _polygons(geom: BaseGeometry) -> list[Polygon]:
+    if isinstance(geom, Polygon):
+        return [] if geom.is_empty else [geom]
+    return [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon) and not g.is_empty]
+
+
+def _close(a: float, b: float, tol: float = 1.0) -> bool:
+    d = abs(a - b) % 180.0
+    return min(d, 180.0 - d) <= tol
+
+
+def candidate_angles(region: BaseGeometry, max_edges: int = 24, regular_step: int | None = 15
+                     ) -> list[float]:
+    """Sweep angles worth trying: the directions of the longest edges of the region (and of
+    its minimum rotated rectangle), and every ``regular_step`` degrees."""
+    edges: list[tuple[float, float]] = []
+    rings = [r for p in _polygons(region) for r in (p.exterior, *p.interiors)]
+    rings.append(shapely.minimum_rotated_rectangle(region).exterior)
+    for ring in rings:
+        c = np.asarray(ring.coords)
+        d = np.diff(c, axis=0)
+        for (dx, dy), length in zip(d, np.hypot(d[:, 0], d[:, 1])):
+            if length > 1.0:
+                edges.append((length, math.degrees(math.atan2(dx, dy)) % 180.0))
+    edges.sort(reverse=True)
+    angles: list[float] = []
+    for _, a in edges:
+        if not any(_close(a, b) for b in angles):
+            angles.append(a)
+        if len(angles) >= max_edges:
+            break
+    if regular_step:
+        for a in range(0, 180, regular_step):
+            if not any(_close(a, b) for b in angles):
+                angles.append(float(a))
+    return angles
+
+
+def cover_geoms(sweeps: Sequence[Sweep], spec: LayoutSpec):
+    """What each pass covers, in its sweep frame: the union of its photo footprints (one
+    rectangle, photos being closer than a footprint), or its swath without a camera."""
+    if spec.footprint_m is not None:
+        across, along = spec.footprint_m
+        x = np.array([s.x for s in sweeps])
+        return shapely.box(x - 0.5 * across, np.array([s.y0 for s in sweeps]) - 0.5 * along,
+                           x + 0.5 * across, np.array([s.y1 for s in sweeps]) + 0.5 * along)
+    lines = shapely.linestrings([[(s.x, s.y0), (s.x, s.y1)] for s in sweeps])
+    return shapely.buffer(lines, 0.5 * spec.spacing_m)
+
+
+def covered_world(layout: Layout, spec: LayoutSpec) -> BaseGeometry:
+    """Ground covered by a layout, in projected metres."""
+    return shapely.union_all([part.to_world(shapely.union_all(cover_geoms(part.sweeps, spec)))
+                              for part in layout.parts if part.sweeps])
+
+
+def make_part(region: BaseGeometry, angle: float, origin: XY, spec: LayoutSpec, *,
+              fill: bool) -> Part:
+    """Passes over ``region`` (projected metres) at sweep angle ``angle``; ``fill`` adds
+    passes over the gaps left against the no-fly zones."""
+    frame = SweepFrame(angle % 180.0, origin)
+    region_r = frame.to_sweep(region)
+    free = spec.free
+    blocked_r = frame.to_sweep(free.blocked) if not free.empty else free.blocked
+    sweeps = strip_sweeps(region_r, blocked_r, spec.spacing_m, spec.inset_m)
+    if fill and sweeps:
+        for _ in range(2):
+            covered = shapely.union_all(cover_geoms(sweeps, spec))
+            residual = region_r.difference(covered)
+            if residual.area <= 1e-4 * region_r.area:
+                break
+            extra = fill_sweeps(residual, blocked_r, spec.spacing_m,
+                                FILL_MIN_GAP * spec.spacing_m ** 2, spec.inset_m)
+            if not extra:
+                break
+            sweeps = sweeps + extra
+    return Part(frame, sweeps, group_cells(sweeps))
+
+
+def _extension(blocked_r: BaseGeometry, x: float, y: float, sign: float, length: float) -> float:
+    """How far a pass end at (x, y) extends by up to ``length`` along ``sign`` * y before
+    the grown zones."""
+    if length <= 0.0:
+        return 0.0
+    seg = LineString([(x, y), (x, y + sign * length)])
+    if blocked_r.is_empty or not blocked_r.intersects(seg):
+        return length
+    free = seg.difference(blocked_r)
+    for part in getattr(free, "geoms", [free]):
+        if not part.is_empty and part.distance(shapely.Point(x, y)) < 1e-6:
+            return part.length
+    return 0.0
+
+
+def _cell_runs(cell_index: int, cell: list[Sweep], frame: SweepFrame, blocked_r: BaseGeometry,
+               turnaround_m: float, leg_len, point_index) -> list[Run]:
+    """The four ways of flying a cell (from its first or last pass, first pass up or down).
+
+    Each run's payload is the list of passes in flight order, each an array (4, 2) of world
+    points: turnaround start, pass start, pass end, turnaround end.
+    """
+    ext = [(_extension(blocked_r, s.x, s.y0, -1.0, turnaround_m),
+            _extension(blocked_r, s.x, s.y1, +1.0, turnaround_m)) for s in cell]
+    runs = []
+    for reverse in (False, True):
+        order = list(range(len(cell)))[::-1] if reverse else list(range(len(cell)))
+        for first_up in (True, False):
+            pts = []
+            for k, idx in enumerate(order):
+                s, (e_lo, e_hi) = cell[idx], ext[idx]
+                up = first_up if k % 2 == 0 else not first_up
+                ys = [s.y0 - e_lo, s.y0, s.y1, s.y1 + e_hi]
+                pts.extend((s.x, y) for y in (ys if up else ys[::-1]))
+            legs = list(frame.to_world_xy(np.array(pts)).reshape(-1, 4, 2))
+            internal = sum(s.length + e[0] + e[1] for s, e in zip(cell, ext))
+            internal += sum(leg_len(tuple(a[-1]), tuple(b[0])) for a, b in zip(legs, legs[1:]))
+            runs.append(Run(cell_index, point_index(tuple(legs[0][0])),
+                            point_index(tuple(legs[-1][-1])), internal, legs))
+    return runs
+
+
+def route_parts(parts: Sequence[Part], spec: LayoutSpec, *, final: bool,
+                closed: bool = True) -> Layout:
+    """Order every cell of ``parts`` into one route.
+
+    ``final`` measures legs around the zones and improves the order; otherwise legs are
+    straight and the order greedy (a quick estimate for comparing angles). ``closed`` returns
+    to home (or, without one, to the first pass).
+    """
+    table: dict[XY, int] = {}
+    pts: list[XY] = []
+
+    def point_index(p: XY) -> int:
+        key = (round(float(p[0]), 3), round(float(p[1]), 3))
+        if key not in table:
+            table[key] = len(pts)
+            pts.append(key)
+        return table[key]
+
+    free = spec.free
+    home_i = point_index(spec.home_xy) if spec.home_xy is not None and closed else None
+    leg_len = free.path_length if final else math.dist
+    options: list[list[Run]] = []
+    for part in parts:
+        blocked_r = part.frame.to_sweep(free.blocked) if not free.empty else free.blocked
+        for cell in part.cells:
+            options.append(_cell_runs(len(options), cell, part.frame, blocked_r,
+                                      spec.turnaround_m, leg_len, point_index))
+    if not options:
+        return Layout(list(parts), [], 0.0)
+    points = np.array(pts, dtype=float).reshape(-1, 2)
+    if final:
+        dist = free.distance_matrix(points)
+    else:
+        diff = points[:, None, :] - points[None, :, :]
+        dist = np.hypot(diff[..., 0], diff[..., 1])
+    total, runs = order_runs(options, dist, start=home_i, end=home_i, improve=final)
+    if closed and home_i is None:
+        # No home: the vehicle launches at the first pass and returns there; order again as
+        # a closed tour from that point.
+        first = runs[0].entry
+        total, runs = order_runs(options, dist, start=first, end=first, improve=final)
+    return Layout(list(parts), runs, total)
+
+
+def single_angle_layout(target: BaseGeometry, spec: LayoutSpec, origin: XY,
+                        sweep_angle_deg: float | None) -> Layout:
+    """The best layout sweeping the whole target at one angle (``sweep_angle_deg`` if given)."""
+    if sweep_angle_deg is not None:
+        angles = [float(sweep_angle_deg) % 180.0]
+    else:
+        quick = [(route_parts([make_part(target, a, origin, spec, fill=False)], spec,
+                              final=False).total_m, a) for a in candidate_angles(target)]
+        angles = [a for _, a in sorted(quick)[:REFINE_ANGLES]]
+    layouts = [route_parts([make_part(target, a, origin, spec, fill=True)], spec, final=True)
+               for a in angles]
+    return min(layouts, key=lambda lay: lay.total_m)
+
+
+def _best_angle(region: BaseGeometry, spec: LayoutSpec, origin: XY, extra: float) -> float:
+    angles = candidate_angles(region, max_edges=8, regular_step=None)
+    if not any(_close(extra, a) for a in angles):
+        angles.append(extra)
+    scores = [(route_parts([make_part(region, a, origin, spec, fill=False)], spec, final=False,
+                           closed=False).total_m, a) for a in angles]
+    return min(scores)[1]
+
+
+def decomposed_layout(target: BaseGeometry, single: Layout, spec: LayoutSpec, origin: XY
+                      ) -> Layout | None:
+    """Re-angle the cells of a single-angle layout one by one (see the module notes).
+
+    Returns None when no cell prefers another angle.
+    """
+    (part,) = single.parts
+    if len(part.cells) < 2:
+        return None
+    regions = []
+    for cell in part.cells:
+        pieces = [s.piece for s in cell if s.piece is not None]
+        if pieces:
+            region = part.to_world(shapely.union_all(pieces)).intersection(target)
+            if region.area > 1.0:
+                regions.append(region)
+    angles = [_best_angle(r, spec, origin, part.angle) for r in regions]
+    if all(_close(a, part.angle) for a in angles):
+        return None
+    # merge touching regions that chose the same angle
+    group = list(range(len(regions)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    for i in range(len(regions)):
+        for j in range(i + 1, len(regions)):
+            if _close(angles[i], angles[j]) and regions[i].distance(regions[j]) < 1.0:
+                group[root(j)] = root(i)
+    merged: dict[int, list[int]] = {}
+    for i in range(len(regions)):
+        merged.setdefault(root(i), []).append(i)
+    parts = []
+    for members in merged.values():
+        region = shapely.union_all([regions[i] for i in members])
+        angle = angles[max(members, key=lambda i: regions[i].area)]
+        parts.append(make_part(region, angle, origin, spec, fill=True))
+    return route_parts(parts, spec, final=True)
