@@ -310,7 +310,8 @@ def _kml_geometry(placemark, path: Path, where: str) -> dict[str, Any]:
         if tag == "Point":
             return {"type": "Point", "coordinates": _kml_coords(elem, path, where)[0]}
         if tag == "MultiGeometry":
-            polys = [_kml_polygon(p, path, where)["coordinates"] for p in _children(elem, "Polygon")]
+            polys = [_kml_polygon(p, path, where)["coordinates"]
+                     for p in _children(elem, "Polygon")]
             if not polys:
                 raise AreaFileError(f"{path}: {where}: <MultiGeometry> holds no <Polygon>")
             return {"type": "MultiPolygon", "coordinates": polys}

@@ -79,18 +79,21 @@ class Camera:
                            "image_width_px", "image_height_px"):
             value = getattr(self, field_name)
             if not (isinstance(value, (int, float)) and value > 0):
-                raise MissionError(f"camera {self.name!r}: {field_name} must be > 0, got {value!r}")
+                raise MissionError(
+                    f"camera {self.name!r}: {field_name} must be > 0, got {value!r}")
 
     def gsd_cm_px(self, alt_rel_m: float) -> float:
         """Ground sampling distance in cm/px at ``alt_rel_m`` metres above flat ground."""
         _check_alt(alt_rel_m)
-        return self.sensor_width_mm * alt_rel_m * 100.0 / (self.focal_length_mm * self.image_width_px)
+        return (self.sensor_width_mm * alt_rel_m * 100.0
+                / (self.focal_length_mm * self.image_width_px))
 
     def alt_for_gsd_m(self, gsd_cm_px: float) -> float:
-        """Altitude above ground in metres giving ``gsd_cm_px`` (the inverse of :meth:`gsd_cm_px`)."""
+        """Altitude above ground in metres giving ``gsd_cm_px`` (inverse of :meth:`gsd_cm_px`)."""
         if not gsd_cm_px > 0.0:
             raise MissionError(f"GSD must be > 0 cm/px, got {gsd_cm_px!r}")
-        return gsd_cm_px * self.focal_length_mm * self.image_width_px / (self.sensor_width_mm * 100.0)
+        return (gsd_cm_px * self.focal_length_mm * self.image_width_px
+                / (self.sensor_width_mm * 100.0))
 
     def footprint_m(self, alt_rel_m: float) -> tuple[float, float]:
         """Ground footprint ``(across_m, along_m)`` of one nadir image at ``alt_rel_m``."""

@@ -56,7 +56,8 @@ def _pieces(curve: LineString, blocked: BaseGeometry) -> list[list[XY]]:
     if blocked.is_empty or not blocked.intersects(curve):
         return [list(curve.coords)]
     rest = curve.difference(blocked)
-    parts = [p for p in getattr(rest, "geoms", [rest]) if isinstance(p, LineString) and p.length > 1e-3]
+    parts = [p for p in getattr(rest, "geoms", [rest])
+             if isinstance(p, LineString) and p.length > 1e-3]
     out = []
     for p in parts:
         coords = list(p.coords)
@@ -125,6 +126,7 @@ def plan_corridor(line: AreaSpec | BaseGeometry, width_m: float, camera: Camera 
             c = max(c.geoms, key=lambda g: g.length)
         curves.append(LineString(c).simplify(0.2))
 
+    home_wgs84 = None if home is None else (float(home[0]), float(home[1]))
     home_xy = None if home is None else tuple(float(v) for v in proj.to_xy(*home))
     if home_xy is not None and free.contains(home_xy):
         raise MissionError(f"home ({home[0]:.6f}, {home[1]:.6f}) lies in a no-fly zone")
@@ -147,16 +149,18 @@ def plan_corridor(line: AreaSpec | BaseGeometry, width_m: float, camera: Camera 
     start_xy = home_xy if home_xy is not None else passes[0][0]
     builder = RouteBuilder(proj, free, home_xy=start_xy, alt_rel_m=alt,
                            takeoff_alt_m=takeoff_alt_m if takeoff_alt_m is not None else alt,
-                           speed_m_s=speed_m_s, home_wgs84=None if home is None else (float(home[0]), float(home[1])))
+                           speed_m_s=speed_m_s, home_wgs84=home_wgs84)
     for coords in passes:
         pieces = _pieces(LineString(coords), free.blocked)
         for i, piece in enumerate(pieces):
             lead_in, lead_out = _extend(piece, turnaround_m)
             if lead_in is not None and (i > 0 or not free.is_free(lead_in, piece[0])):
                 lead_in = None
-            if lead_out is not None and (i < len(pieces) - 1 or not free.is_free(piece[-1], lead_out)):
+            last = i == len(pieces) - 1
+            if lead_out is not None and (not last or not free.is_free(piece[-1], lead_out)):
                 lead_out = None
-            builder.camera_pass(piece, cam["trigger_distance_m"], lead_in=lead_in, lead_out=lead_out)
+            builder.camera_pass(piece, cam["trigger_distance_m"], lead_in=lead_in,
+                                lead_out=lead_out)
     items, path, photos, headings, passes_wgs = builder.finish()
 
     if footprint is not None and builder.photos:
@@ -181,6 +185,7 @@ def plan_corridor(line: AreaSpec | BaseGeometry, width_m: float, camera: Camera 
         "width_m": width_m,
         "planning_ms": round((time.perf_counter() - t0) * 1000.0, 1),
     })
+    stats = {key: value for key, value in stats.items() if value is not None}
     params = {
         "camera": None if camera is None else camera.name, "width_m": width_m,
         "alt_rel_m": alt, "gsd_cm_px": gsd_cm_px, "front_overlap": front_overlap,

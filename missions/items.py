@@ -159,7 +159,8 @@ def cam_trigg_dist_item(distance_m: float, *, trigger_now: bool = True) -> Missi
 
 
 def roi_location_item(lon_deg: float, lat_deg: float, alt_rel_m: float = 0.0) -> MissionItem:
-    """MAV_CMD_DO_SET_ROI_LOCATION: point the vehicle/camera at a place (``alt_rel_m`` above home)."""
+    """MAV_CMD_DO_SET_ROI_LOCATION: point the vehicle and camera at a place
+    (``alt_rel_m`` above home)."""
     return MissionItem(mavlink.MAV_CMD_DO_SET_ROI_LOCATION, mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT,
                        lat_deg=lat_deg, lon_deg=lon_deg, alt_m=alt_rel_m)
 

@@ -6,10 +6,13 @@ A :class:`Part` is a region covered by passes at one sweep angle
 (:class:`missions.ordering.Run`) and orders them into one route around the no-fly zones.
 
 :func:`single_angle_layout` searches the angle for the whole area. :func:`decomposed_layout`
-takes the cells of that layout as the area's decomposition, gives each cell the angle that
-suits it best (a reach of a bending river strip is swept along its own axis), merges
-neighbouring cells that chose the same angle, and routes the result; the caller keeps
-whichever route is shorter.
+cuts the area into pieces, each swept at the angle that suits it (a reach of a bending river
+strip along its own axis): greedily, the cut through a reflex vertex along one of its edges
+that most shortens the estimated route is made, and the pieces are cut again, while a cut
+gains at least :data:`CUT_MIN_GAIN` (in the spirit of Huang, "Optimal line-sweep-based
+decompositions for coverage algorithms", ICRA 2001, which also cuts at reflex vertices and
+minimises a per-piece sweep cost). Touching pieces that chose the same angle are merged back;
+the caller keeps whichever of the two routes is shorter.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+import shapely.ops
 from shapely import affinity
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -162,7 +166,9 @@ def make_part(region: BaseGeometry, angle: float, origin: XY, spec: LayoutSpec, 
             if residual.area <= 1e-4 * region_r.area:
                 break
             extra = fill_sweeps(residual, blocked_r, spec.spacing_m,
-                                FILL_MIN_GAP * spec.spacing_m ** 2, spec.inset_m)
+                                FILL_MIN_GAP * spec.spacing_m ** 2, spec.inset_m,
+                                cover=lambda sw: cover_geoms(sw, spec),
+                                opening_m=0.5 * free.margin_m)
             if not extra:
                 break
             sweeps = sweeps + extra
@@ -269,35 +275,92 @@ def single_angle_layout(target: BaseGeometry, spec: LayoutSpec, origin: XY,
     return min(layouts, key=lambda lay: lay.total_m)
 
 
-def _best_angle(region: BaseGeometry, spec: LayoutSpec, origin: XY, extra: float) -> float:
-    angles = candidate_angles(region, max_edges=8, regular_step=None)
-    if not any(_close(extra, a) for a in angles):
-        angles.append(extra)
-    scores = [(route_parts([make_part(region, a, origin, spec, fill=False)], spec, final=False,
-                           closed=False).total_m, a) for a in angles]
-    return min(scores)[1]
+#: A cut must shorten the estimated route by this fraction to be kept.
+CUT_MIN_GAIN = 0.02
+#: Estimated transit between two pieces of a decomposition, in line spacings.
+CUT_PENALTY_SPACINGS = 2.0
+
+
+class _Estimator:
+    """Quick route-length estimates of regions at their best angle, cached by geometry."""
+
+    def __init__(self, spec: LayoutSpec, origin: XY) -> None:
+        self.spec, self.origin = spec, origin
+        self._cache: dict[bytes, tuple[float, float]] = {}
+
+    def best(self, region: BaseGeometry) -> tuple[float, float]:
+        """(estimated length m, angle deg) of the best single-angle layout of ``region``."""
+        key = shapely.to_wkb(shapely.normalize(region), output_dimension=2)
+        if key not in self._cache:
+            scores = [(route_parts([make_part(region, a, self.origin, self.spec, fill=False)],
+                                   self.spec, final=False, closed=False).total_m, a)
+                      for a in candidate_angles(region, max_edges=8, regular_step=30)]
+            self._cache[key] = min(scores)
+        return self._cache[key]
+
+
+def _reflex_cuts(poly: Polygon) -> list[LineString]:
+    """Cuts through the polygon from each reflex vertex along the extensions of its two edges."""
+    poly = shapely.geometry.polygon.orient(poly, sign=1.0)  # region on the left of every ring
+    minx, miny, maxx, maxy = poly.bounds
+    reach = 2.0 * math.hypot(maxx - minx, maxy - miny)
+    cuts = []
+    for ring in (poly.exterior, *poly.interiors):
+        c = np.asarray(ring.coords)[:-1]
+        prev, nxt = np.roll(c, 1, axis=0), np.roll(c, -1, axis=0)
+        cross = (c[:, 0] - prev[:, 0]) * (nxt[:, 1] - c[:, 1]) - \
+                (c[:, 1] - prev[:, 1]) * (nxt[:, 0] - c[:, 0])
+        for k in np.flatnonzero(cross < -1e-6):
+            for d in (c[k] - prev[k], c[k] - nxt[k]):
+                norm = math.hypot(*d)
+                if norm < 1e-6:
+                    continue
+                ray = LineString([c[k], c[k] + d / norm * reach])
+                inside = ray.intersection(poly)
+                for seg in getattr(inside, "geoms", [inside]):
+                    if isinstance(seg, LineString) and seg.length > 1.0 and \
+                            shapely.Point(c[k]).distance(seg) < 1e-6:
+                        a, b = np.asarray(seg.coords)[[0, -1]]
+                        far = b if math.dist(a, c[k]) < math.dist(b, c[k]) else a
+                        cuts.append(LineString([c[k], far + d / norm * 0.01]))
+    return cuts
+
+
+def _decompose(poly: Polygon, est: _Estimator, depth: int = 0) -> list[tuple[BaseGeometry, float]]:
+    """Greedy decomposition: keep cutting at reflex vertices while the estimate improves."""
+    base, angle = est.best(poly)
+    if depth >= 8:
+        return [(poly, angle)]
+    min_area = est.spec.spacing_m ** 2
+    penalty = CUT_PENALTY_SPACINGS * est.spec.spacing_m
+    best = None
+    for cut in _reflex_cuts(poly):
+        pieces = [g for g in getattr(shapely.ops.split(poly, cut), "geoms", [])
+                  if isinstance(g, Polygon)]
+        if len(pieces) < 2 or min(p.area for p in pieces) < min_area:
+            continue
+        cost = sum(est.best(p)[0] for p in pieces) + penalty * (len(pieces) - 1)
+        if cost < base * (1.0 - CUT_MIN_GAIN) and (best is None or cost < best[0]):
+            best = (cost, pieces)
+    if best is None:
+        return [(poly, angle)]
+    return [r for piece in best[1] for r in _decompose(piece, est, depth + 1)]
 
 
 def decomposed_layout(target: BaseGeometry, single: Layout, spec: LayoutSpec, origin: XY
                       ) -> Layout | None:
-    """Re-angle the cells of a single-angle layout one by one (see the module notes).
+    """Cut the target at reflex vertices into pieces swept at their own angles (see the
+    module notes); None when no cut pays off.
 
-    Returns None when no cell prefers another angle.
+    Each part of a MultiPolygon is decomposed on its own. Touching pieces that chose the same
+    angle are merged again before the final route.
     """
-    (part,) = single.parts
-    if len(part.cells) < 2:
+    est = _Estimator(spec, origin)
+    regions: list[tuple[BaseGeometry, float]] = []
+    for poly in _polygons(target):
+        regions.extend(_decompose(poly, est))
+    if len(regions) == 1 and _close(regions[0][1], single.parts[0].angle):
         return None
-    regions = []
-    for cell in part.cells:
-        pieces = [s.piece for s in cell if s.piece is not None]
-        if pieces:
-            region = part.to_world(shapely.union_all(pieces)).intersection(target)
-            if region.area > 1.0:
-                regions.append(region)
-    angles = [_best_angle(r, spec, origin, part.angle) for r in regions]
-    if all(_close(a, part.angle) for a in angles):
-        return None
-    # merge touching regions that chose the same angle
     group = list(range(len(regions)))
 
     def root(i: int) -> int:
@@ -308,14 +371,16 @@ def decomposed_layout(target: BaseGeometry, single: Layout, spec: LayoutSpec, or
 
     for i in range(len(regions)):
         for j in range(i + 1, len(regions)):
-            if _close(angles[i], angles[j]) and regions[i].distance(regions[j]) < 1.0:
+            if _close(regions[i][1], regions[j][1]) and regions[i][0].distance(regions[j][0]) < 1.0:
                 group[root(j)] = root(i)
     merged: dict[int, list[int]] = {}
     for i in range(len(regions)):
         merged.setdefault(root(i), []).append(i)
     parts = []
     for members in merged.values():
-        region = shapely.union_all([regions[i] for i in members])
-        angle = angles[max(members, key=lambda i: regions[i].area)]
+        region = shapely.union_all([regions[i][0] for i in members])
+        angle = regions[max(members, key=lambda i: regions[i][0].area)][1]
         parts.append(make_part(region, angle, origin, spec, fill=True))
+    if len(parts) == 1 and _close(parts[0].angle, single.parts[0].angle):
+        return None
     return route_parts(parts, spec, final=True)

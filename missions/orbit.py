@@ -71,7 +71,8 @@ def plan_orbit(center: AreaSpec | BaseGeometry | tuple[float, float], radius_m: 
     RoutePlan
         ``stats``: ``path_length_m``, ``est_flight_time_s``, ``photo_count``, ``turns``
         (heading changes over 30 deg, as for the other patterns), ``orbit_turns``,
-        ``radius_m``, ``trigger_distance_m``, ``gsd_cm_px``, ``planning_ms``.
+        ``radius_m``, ``trigger_distance_m``, ``gsd_cm_px`` (with a camera), ``planning_ms``;
+        no ``coverage_fraction`` or ``line_spacing_m``, which do not apply to an orbit.
 
     Raises
     ------
@@ -85,13 +86,15 @@ def plan_orbit(center: AreaSpec | BaseGeometry | tuple[float, float], radius_m: 
     if not alt_rel_m > 0:
         raise MissionError(f"alt_rel_m must be > 0 m, got {alt_rel_m!r}")
     if int(photos_per_turn) < 1 or int(turns) < 1:
-        raise MissionError(f"photos_per_turn and turns must be >= 1, got {photos_per_turn}, {turns}")
+        raise MissionError("photos_per_turn and turns must be >= 1, "
+                           f"got {photos_per_turn}, {turns}")
     if not speed_m_s > 0:
         raise MissionError(f"speed must be > 0 m/s, got {speed_m_s!r}")
     proj = LocalProjection.for_point(lon, lat)
     cx, cy = proj.to_xy(lon, lat)
     no_fly_wgs = list(no_fly)
     free = FreeSpace([proj.project(g) for g in no_fly_wgs], no_fly_margin_m)
+    home_wgs84 = None if home is None else (float(home[0]), float(home[1]))
     home_xy = None if home is None else tuple(float(v) for v in proj.to_xy(*home))
 
     # chord error r (1 - cos(pi / n)) <= 0.5 m
@@ -110,7 +113,7 @@ def plan_orbit(center: AreaSpec | BaseGeometry | tuple[float, float], radius_m: 
     start_xy = home_xy if home_xy is not None else loop[0]
     builder = RouteBuilder(proj, free, home_xy=start_xy, alt_rel_m=alt_rel_m,
                            takeoff_alt_m=takeoff_alt_m if takeoff_alt_m is not None else alt_rel_m,
-                           speed_m_s=speed_m_s, home_wgs84=None if home is None else (float(home[0]), float(home[1])))
+                           speed_m_s=speed_m_s, home_wgs84=home_wgs84)
     builder.transit_to(loop[0])
     builder.roi((cx, cy), 0.0, lonlat=(lon, lat))
     builder.camera_pass(loop, trigger_m, final_photo=False)
@@ -126,10 +129,9 @@ def plan_orbit(center: AreaSpec | BaseGeometry | tuple[float, float], radius_m: 
         "trigger_distance_m": round(trigger_m, 2),
         "gsd_cm_px": None if camera is None else round(camera.gsd_cm_px(slant), 3),
         "slant_range_m": round(slant, 1),
-        "line_spacing_m": None,
-        "coverage_fraction": None,
         "planning_ms": round((time.perf_counter() - t0) * 1000.0, 1),
     })
+    stats = {key: value for key, value in stats.items() if value is not None}
     params = {"center": [lon, lat], "radius_m": radius_m, "alt_rel_m": alt_rel_m,
               "photos_per_turn": int(photos_per_turn), "turns": int(turns),
               "speed_m_s": speed_m_s, "camera": None if camera is None else camera.name,

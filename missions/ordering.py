@@ -108,7 +108,8 @@ def _nearest_neighbour(first: int, tables: _Tables) -> list[int]:
 
 
 def order_runs(options: Sequence[Sequence[Run]], dist: np.ndarray, *, start: int | None,
-               end: int | None, improve: bool = True, max_rounds: int = 100) -> tuple[float, list[Run]]:
+               end: int | None, improve: bool = True, max_rounds: int = 100
+               ) -> tuple[float, list[Run]]:
     """Order the cells and choose how to fly each.
 
     Parameters

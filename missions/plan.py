@@ -40,7 +40,8 @@ from missions.items import (
 from missions.routing import FreeSpace
 from patrol.geodesy import LocalProjection, path_length_m
 
-__all__ = ["RoutePlan", "RouteBuilder", "TURN_MIN_DEG", "count_turns", "estimate_flight_time_s"]
+__all__ = ["RoutePlan", "RouteBuilder", "TURN_MIN_DEG", "FENCE_MARGIN_M", "count_turns",
+           "estimate_flight_time_s", "footprint_rectangles", "heading_deg", "photos_along"]
 
 XY = tuple[float, float]
 LonLat = tuple[float, float]
@@ -77,9 +78,11 @@ class RoutePlan:
     passes_wgs84 : list of list of (lon, lat)
         The stretches flown with the camera on (survey/corridor passes, orbit loop).
     stats : dict
-        ``path_length_m``, ``est_flight_time_s``, ``photo_count``, ``gsd_cm_px``,
+        ``path_length_m`` (home to home), ``pattern_path_m`` (from the start of the first
+        pass to the end of the last), ``est_flight_time_s``, ``photo_count``, ``gsd_cm_px``,
         ``alt_rel_m``, ``line_spacing_m``, ``trigger_distance_m``, ``coverage_fraction``,
-        ``turns``, ``planning_ms`` and pattern-specific figures.
+        ``turns``, ``planning_ms`` and pattern-specific figures; a figure that does not
+        apply (no camera, an orbit's coverage) is absent rather than None.
     params : dict
         The inputs the plan was made with (camera, altitudes, overlaps, speed ...).
     home_wgs84 : (lon, lat)
@@ -131,12 +134,20 @@ def footprint_rectangles(xy: np.ndarray, headings_deg: Sequence[float], across_m
 
 
 def heading_deg(a: XY, b: XY) -> float:
-    """Grid heading from ``a`` to ``b``, degrees clockwise from north in [0, 360)."""
+    """Grid heading from ``a`` to ``b``, degrees clockwise from north in [0, 360).
+
+    >>> heading_deg((0, 0), (10, 0)), heading_deg((0, 0), (0, -10))
+    (90.0, 180.0)
+    """
     return math.degrees(math.atan2(b[0] - a[0], b[1] - a[1])) % 360.0
 
 
 def count_turns(path_xy: Sequence[XY], min_deg: float = TURN_MIN_DEG) -> int:
-    """Number of vertices of a polyline where the heading changes by more than ``min_deg``."""
+    """Number of vertices of a polyline where the heading changes by more than ``min_deg``.
+
+    >>> count_turns([(0, 0), (0, 100), (40, 100), (40, 0), (40, -50), (45, -100)])
+    2
+    """
     pts = [p for i, p in enumerate(path_xy) if i == 0 or math.dist(p, path_xy[i - 1]) > 0.01]
     turns = 0
     for a, b, c in zip(pts, pts[1:], pts[2:]):
@@ -145,10 +156,14 @@ def count_turns(path_xy: Sequence[XY], min_deg: float = TURN_MIN_DEG) -> int:
     return turns
 
 
-def estimate_flight_time_s(path_length_m_: float, turns: int, speed_m_s: float,
+def estimate_flight_time_s(path_m: float, turns: int, speed_m_s: float,
                            takeoff_alt_m: float, alt_rel_m: float) -> float:
-    """Flight-time estimate in seconds (see the module notes for the model and its sources)."""
-    cruise = path_length_m_ / speed_m_s
+    """Flight-time estimate in seconds (see the module notes for the model and its sources).
+
+    >>> estimate_flight_time_s(1000.0, 2, 10.0, 50.0, 50.0)  # 100 + 8 + 20 + 26.7 + 20
+    174.66666666666669
+    """
+    cruise = path_m / speed_m_s
     turning = turns * speed_m_s / _ACCEL_M_S2
     climb = takeoff_alt_m / _CLIMB_M_S + max(0.0, alt_rel_m - takeoff_alt_m) / _CLIMB_M_S
     high = max(0.0, alt_rel_m - _LAND_ALT_LOW_M)
@@ -212,6 +227,7 @@ class RouteBuilder:
         self.photos: list[XY] = []
         self.headings: list[float] = []
         self.passes: list[list[XY]] = []
+        self._pattern_span: list[int] = []  # path indices of the first pass start, last pass end
 
     @property
     def position(self) -> XY:
@@ -246,6 +262,8 @@ class RouteBuilder:
             self.waypoint(coords[0])
         else:
             self.transit_to(coords[0])
+        if not self._pattern_span:
+            self._pattern_span.append(len(self.path) - 1)
         length = sum(math.dist(a, b) for a, b in zip(coords, coords[1:]))
         if trigger_m:
             if length < 1e-3:
@@ -267,6 +285,7 @@ class RouteBuilder:
         self.passes.append(coords)
         if lead_out is not None:
             self.waypoint(lead_out)
+        self._pattern_span[1:] = [len(self.path) - 1]
 
     def roi(self, xy: XY, alt_rel_m: float = 0.0, lonlat: LonLat | None = None) -> None:
         """Point the camera at ``xy`` (MAV_CMD_DO_SET_ROI_LOCATION); ``lonlat`` if known exactly."""
@@ -309,8 +328,11 @@ class RouteBuilder:
         """Figures every pattern reports (call after :meth:`finish`)."""
         length = path_length_m(self._lonlat(self.path))
         turns = count_turns(self.path)
+        first, last = (self._pattern_span + [0, 0])[:2] if self._pattern_span else (0, 0)
+        pattern = path_length_m(self._lonlat(self.path[first:last + 1])) if last > first else 0.0
         return {
             "path_length_m": round(length, 1),
+            "pattern_path_m": round(pattern, 1),
             "est_flight_time_s": round(estimate_flight_time_s(
                 length, turns, self.speed_m_s, self.takeoff_alt_m, self.alt_rel_m), 1),
             "photo_count": len(self.photos),

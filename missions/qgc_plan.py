@@ -6,7 +6,8 @@ Written as QGroundControl writes them (keys sorted, 4-space indent): ``fileType`
 ``plannedHomePosition`` [lat, lon, alt AMSL] and ``SimpleItem`` items (``command``,
 ``frame``, ``params`` [param1-4, lat, lon, alt] with NaN as ``null``, ``autoContinue``,
 ``doJumpId``); ``geoFence`` version 2 (polygons and circles, each version 1); ``rallyPoints``
-version 2. Format reference: https://docs.qgroundcontrol.com/master/en/qgc-dev-guide/file_formats/plan.html
+version 2. Format reference:
+https://docs.qgroundcontrol.com/master/en/qgc-dev-guide/file_formats/plan.html
 
 The reader takes SimpleItems (the version-2 ``params`` of 7 and the older ``coordinate`` +
 4 ``params``) and, of ComplexItems (survey, corridor scan, structure scan), keeps the polygon
@@ -61,7 +62,8 @@ def _simple_item(item: MissionItem, jump_id: int) -> dict[str, Any]:
 
 
 def plan_document(plan: RoutePlan | Sequence[MissionItem], *, hover_speed_m_s: float | None = None,
-                  cruise_speed_m_s: float = 15.0, geofence_polygons: Sequence[tuple[Polygon, bool]] | None = None,
+                  cruise_speed_m_s: float = 15.0,
+                  geofence_polygons: Sequence[tuple[Polygon, bool]] | None = None,
                   rally_points: Sequence[tuple[float, float, float]] = ()) -> dict[str, Any]:
     """The ``.plan`` JSON document of a plan (or of items with item 0 = home).
 
@@ -100,13 +102,15 @@ def plan_document(plan: RoutePlan | Sequence[MissionItem], *, hover_speed_m_s: f
             "vehicleType": mavlink.MAV_TYPE_QUADROTOR,
             "version": 2,
         },
-        "rallyPoints": {"points": [[lat, lon, alt] for lon, lat, alt in rally_points], "version": 2},
+        "rallyPoints": {"points": [[lat, lon, alt] for lon, lat, alt in rally_points],
+                        "version": 2},
         "version": 1,
     }
 
 
 def write_plan(plan: RoutePlan | Sequence[MissionItem], path: str | Path, **kwargs: Any) -> Path:
-    """Write a QGroundControl ``.plan`` file; ``kwargs`` as :func:`plan_document`. Returns the path."""
+    """Write a QGroundControl ``.plan`` file (``kwargs`` as :func:`plan_document`); returns
+    the path."""
     path = Path(path)
     doc = plan_document(plan, **kwargs)
     path.write_text(json.dumps(doc, indent=4, sort_keys=True) + "\n", encoding="utf-8")
@@ -133,7 +137,8 @@ def _read_simple(obj: dict[str, Any], where: str) -> MissionItem:
         raise PlanFileError(f"{where}: field 'params' missing or not a list")
     if len(params) == 7:
         values = [_num(v, f"{where}: params[{k}]") for k, v in enumerate(params)]
-    elif len(params) == 4 and isinstance(obj.get("coordinate"), list) and len(obj["coordinate"]) == 3:
+    elif (len(params) == 4 and isinstance(obj.get("coordinate"), list)
+          and len(obj["coordinate"]) == 3):
         coord = [_num(v, f"{where}: coordinate[{k}]") for k, v in enumerate(obj["coordinate"])]
         values = [_num(v, f"{where}: params[{k}]") for k, v in enumerate(params)] + coord
     else:
@@ -153,7 +158,8 @@ def _latlon_ring(points: Any, where: str) -> list[tuple[float, float]]:
     return out
 
 
-def _read_complex(obj: dict[str, Any], index: int, where: str, out: MissionFile) -> list[MissionItem]:
+def _read_complex(obj: dict[str, Any], index: int, where: str,
+                  out: MissionFile) -> list[MissionItem]:
     kind = str(obj.get("complexItemType", "?"))
     settings = {k: v for k, v in obj.items()
                 if k not in ("polygon", "polyline", "TransectStyleComplexItem", "type")}

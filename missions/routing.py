@@ -100,10 +100,10 @@ class FreeSpace:
         nodes, dist, pred = self._all_pairs()
         via = self._via_nodes(np.array([a, b], dtype=float))
         total = via[0][:, None] + dist + via[1][None, :]
-        i, j = np.unravel_index(int(np.argmin(total)), total.shape)
-        if not np.isfinite(total[i, j]):
+        if total.size == 0 or not np.isfinite(total.min()):
             raise MissionError(f"no leg around the no-fly zones from ({a[0]:.1f}, {a[1]:.1f}) "
                                f"to ({b[0]:.1f}, {b[1]:.1f})")
+        i, j = np.unravel_index(int(np.argmin(total)), total.shape)
         chain = [int(j)]
         while chain[-1] != i:
             chain.append(int(pred[i, chain[-1]]))
@@ -183,6 +183,9 @@ class FreeSpace:
         if len(nodes):
             nodes = nodes[~shapely.intersects(shapely.points(nodes), self.keep_out)]
         n = len(nodes)
+        if n == 0:
+            self._graph = (nodes, np.zeros((0, 0)), np.zeros((0, 0), dtype=int))
+            return self._graph
         weights = np.zeros((n, n))
         if n > 1:
             i, j = np.triu_indices(n, 1)

@@ -66,7 +66,8 @@ def resolve_camera(camera: Camera | None, *, alt_rel_m: float | None, gsd_cm_px:
         if (alt_rel_m is None) == (gsd_cm_px is None):
             raise MissionError("give exactly one of alt_rel_m or gsd_cm_px with a camera")
         alt = alt_rel_m if alt_rel_m is not None else camera.alt_for_gsd_m(gsd_cm_px)
-        spacing = line_spacing_m if line_spacing_m is not None else camera.line_spacing_m(alt, side_overlap)
+        spacing = (line_spacing_m if line_spacing_m is not None
+                   else camera.line_spacing_m(alt, side_overlap))
         trigger = camera.trigger_distance_m(alt, front_overlap)
         footprint = camera.footprint_m(alt)
         gsd = camera.gsd_cm_px(alt)
@@ -144,8 +145,9 @@ def plan_survey(area: AreaSpec | BaseGeometry, camera: Camera | None = None, *,
         With ``stats``: ``path_length_m``, ``est_flight_time_s``, ``photo_count``,
         ``gsd_cm_px``, ``alt_rel_m``, ``line_spacing_m``, ``trigger_distance_m``,
         ``coverage_fraction`` (of the area minus holes and zones), ``turns``, ``passes``,
-        ``cells``, ``sweep_angle_deg`` (None when cells have different angles),
-        ``sweep_angles_deg``, ``area_m2``, ``planning_ms``.
+        ``cells``, ``sweep_angle_deg`` (absent when cells have different angles),
+        ``sweep_angles_deg``, ``area_m2``, ``planning_ms``; camera figures are absent without
+        a camera.
 
     Raises
     ------
@@ -165,7 +167,8 @@ def plan_survey(area: AreaSpec | BaseGeometry, camera: Camera | None = None, *,
     alt, spacing, footprint = cam["alt_rel_m"], cam["line_spacing_m"], cam["footprint_m"]
     proj = LocalProjection.for_geometry(geom)
     area_xy = proj.project(geom)
-    no_fly_wgs = [g for g in no_fly]
+    home_wgs84 = None if home is None else (float(home[0]), float(home[1]))
+    no_fly_wgs = list(no_fly)
     no_fly_xy = [proj.project(g) for g in no_fly_wgs]
     holes_xy = [Polygon(r) for p in _polygons(area_xy) for r in p.interiors]
     free = FreeSpace(holes_xy + no_fly_xy, no_fly_margin_m)
@@ -191,7 +194,7 @@ def plan_survey(area: AreaSpec | BaseGeometry, camera: Camera | None = None, *,
     start_xy = home_xy if home_xy is not None else tuple(best.runs[0].payload[0][0])
     builder = RouteBuilder(proj, free, home_xy=start_xy, alt_rel_m=alt,
                            takeoff_alt_m=takeoff_alt_m if takeoff_alt_m is not None else alt,
-                           speed_m_s=speed_m_s, home_wgs84=None if home is None else (float(home[0]), float(home[1])))
+                           speed_m_s=speed_m_s, home_wgs84=home_wgs84)
     for run in best.runs:
         for leg in run.payload:
             lead_in, start, end, lead_out = (tuple(p) for p in leg)
@@ -213,10 +216,11 @@ def plan_survey(area: AreaSpec | BaseGeometry, camera: Camera | None = None, *,
         "area_m2": round(target.area, 1),
         "passes": best.sweeps,
         "cells": best.cells,
-        "sweep_angle_deg": round(best.parts[0].angle, 2) if len(best.parts) == 1 else None,
-        "sweep_angles_deg": sorted({round(p.angle, 2) for p in best.parts}),
+        "sweep_angle_deg": round(best.parts[0].angle, 2) % 180.0 if len(best.parts) == 1 else None,
+        "sweep_angles_deg": sorted({round(p.angle, 2) % 180.0 for p in best.parts}),
         "planning_ms": round((time.perf_counter() - t0) * 1000.0, 1),
     })
+    stats = {key: value for key, value in stats.items() if value is not None}
     params = {
         "camera": None if camera is None else camera.name,
         "alt_rel_m": alt, "gsd_cm_px": gsd_cm_px, "front_overlap": front_overlap,

@@ -13,6 +13,7 @@ cell is flown back and forth in one go; cells are then ordered by :mod:`missions
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,8 @@ XY = tuple[float, float]
 MIN_PIECE_M2 = 1.0
 #: Shortest pass (m); shorter intervals are widened to it.
 MIN_PASS_M = 1.0
+#: Widths are rounded down by this much before counting strips (projection noise, m).
+WIDTH_TOL_M = 0.01
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ def strip_sweeps(target: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
     the last photo); a part shorter than twice that gets a single photo in its middle.
     """
     minx, miny, maxx, maxy = target.bounds
-    n = max(1, math.ceil((maxx - minx) / spacing_m - 1e-9))
+    n = max(1, math.ceil((maxx - minx - WIDTH_TOL_M) / spacing_m))
     x0 = 0.5 * (minx + maxx) - 0.5 * n * spacing_m
     lefts = x0 + spacing_m * np.arange(n)
     boxes = shapely.box(lefts, miny - 1.0, lefts + spacing_m, maxy + 1.0)
@@ -141,22 +144,53 @@ def strip_sweeps(target: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
 
 
 def fill_sweeps(residual: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
-                min_area_m2: float, inset_m: float = 0.0) -> list[Sweep]:
+                min_area_m2: float, inset_m: float = 0.0,
+                cover: Callable[[list[Sweep]], BaseGeometry] | None = None,
+                opening_m: float = 0.0) -> list[Sweep]:
     """Extra passes over the parts of ``residual`` (uncovered target, sweep frame) larger
-    than ``min_area_m2``, each gap gridded on its own x-extent."""
+    than ``min_area_m2``, each gap gridded on its own x-extent.
+
+    A gap against a no-fly zone often lies where the strip's centre line is blocked; the pass
+    may then move sideways as long as its strip still spans the gap's part. ``cover(sweeps)``
+    gives the ground they cover; the position covering most of the gap wins (the centre when
+    nothing is blocked). The residual is first opened (eroded, then dilated) by
+    ``opening_m``: slivers thinner than twice that, where no pass fits anyway (between a zone
+    and the area's edge), are dropped and stop joining the gaps on either side.
+    """
     out: list[Sweep] = []
+    if opening_m > 0:
+        residual = residual.buffer(-opening_m).buffer(opening_m).intersection(residual)
     for gap in _parts(residual):
         if not isinstance(gap, Polygon) or gap.area < min_area_m2:
             continue
-        minx, _, maxx, _ = gap.bounds
-        n = max(1, math.ceil((maxx - minx) / spacing_m - 1e-9))
+        minx, miny, maxx, maxy = gap.bounds
+        n = max(1, math.ceil((maxx - minx - WIDTH_TOL_M) / spacing_m))
         x0 = 0.5 * (minx + maxx) - 0.5 * n * spacing_m
         for k in range(n):
             left = x0 + k * spacing_m
-            piece = gap.intersection(shapely.box(left, gap.bounds[1] - 1, left + spacing_m,
-                                                 gap.bounds[3] + 1))
-            out.extend(_clip(left + 0.5 * spacing_m, _intervals(piece, inset_m), blocked, None))
+            piece = gap.intersection(shapely.box(left, miny - 1, left + spacing_m, maxy + 1))
+            if piece.is_empty:
+                continue
+            intervals = _intervals(piece, inset_m)
+            centre = left + 0.5 * spacing_m
+            best = _clip(centre, intervals, blocked, None)
+            if cover is not None and not blocked.is_empty:
+                px0, _, px1, _ = piece.bounds
+                lo, hi = px1 - 0.5 * spacing_m, px0 + 0.5 * spacing_m
+                best_area = _covered(piece, best, cover)
+                for x in np.linspace(lo, hi, 7) if hi > lo else []:
+                    cand = _clip(float(x), intervals, blocked, None)
+                    area = _covered(piece, cand, cover)
+                    if area > best_area + 1e-6:
+                        best, best_area = cand, area
+            out.extend(best)
     return out
+
+
+def _covered(piece: BaseGeometry, sweeps: list[Sweep], cover) -> float:
+    if not sweeps:
+        return 0.0
+    return piece.intersection(shapely.union_all(cover(sweeps))).area
 
 
 def group_cells(sweeps: list[Sweep]) -> list[list[Sweep]]:

@@ -179,7 +179,7 @@ def _plan(Session, data_dir: Path, progress: _Progress) -> list[dict]:
                        alt_rel_m=CORRIDOR_ALT_REL_M, front_overlap=0.75, side_overlap=0.65, home=home)),
         (hotspot, f"{HOTSPOT} orbit",
          plan_orbit(hotspot.geometry, float(hotspot.properties["radius_m"]),
-                    alt_rel_m=ORBIT_ALT_REL_M, home=home)),
+                    alt_rel_m=ORBIT_ALT_REL_M, camera=camera, home=home)),
     ]
     out = []
     with Session.begin() as session:
@@ -192,9 +192,11 @@ def _plan(Session, data_dir: Path, progress: _Progress) -> list[dict]:
             out.append({"id": route.id, "name": name, "pattern": route.pattern, "stats": route.stats,
                         "plan_path": route.plan_path, "waypoints_path": route.waypoints_path})
             s = route.stats
+            coverage = (f"coverage {100 * s['coverage_fraction']:.1f}%  "
+                        if "coverage_fraction" in s else "")
             progress.say(f"      {route.pattern:<8} {s['path_length_m']:7.0f} m  "
-                         f"{s.get('photo_count', 0):4d} photos  GSD {s.get('gsd_cm_px', 0):.2f} cm/px  "
-                         f"coverage {100 * s.get('coverage_fraction', 0):.1f}%  -> {route.plan_path}")
+                         f"{s.get('photo_count', 0):4d} photos  GSD {s['gsd_cm_px']:.2f} cm/px  "
+                         f"{coverage}-> {route.plan_path}")
     return out
 
 

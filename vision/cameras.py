@@ -1,27 +1,26 @@
-"""Camera intrinsics of photos: a sensor table keyed by EXIF model, and a 35 mm fallback.
+"""Camera intrinsics of photos: the sensor table keyed by EXIF model, and a 35 mm fallback.
 
-EXIF gives the focal length but rarely the sensor size, so the sensor width comes from a table
-of the cameras the project has seen, with the manufacturers' figures:
+EXIF gives the focal length but rarely the sensor size. The sensor figures come from the
+missions package's camera catalogue (:data:`missions.camera.CAMERAS`, one source of truth,
+each entry citing the manufacturer's specifications), looked up by the EXIF ``Model`` the
+camera writes; cameras the catalogue does not hold are added here with their sources:
 
-=========  =======================================  =================================================
-key        camera                                   source of the figures
-=========  =======================================  =================================================
-FC300S     DJI Phantom 3 Professional camera        DJI specs: 1/2.3-inch CMOS, 12.4 MP, 4000x3000,
-                                                    FOV 94 deg, 20 mm (35 mm equiv.) f/2.8; EXIF
-                                                    FocalLength 3.61 mm. A 1/2.3-inch type sensor
-                                                    is 6.17 x 4.55 mm (4:3).
-FC300X     DJI Phantom 3 Advanced camera            same sensor and lens as FC300S (DJI specs).
-FC6310     DJI Phantom 4 Pro camera                 DJI specs: 1-inch CMOS 20 MP, 5472x3648, FOV 84
-FC6310S    DJI Phantom 4 Pro V2.0 camera            deg, 8.8 mm / 24 mm (35 mm equiv.); 13.2 x 8.8 mm.
-SEQUOIA    Parrot Sequoia RGB camera                Parrot specs: 16 MP, 4608x3456, 1.34 um pixels
-                                                    (6.17 x 4.63 mm), focal length 4.88 mm; the
-                                                    photos' EXIF FocalPlaneXResolution says the same.
-IMX219     Raspberry Pi Camera Module v2            Raspberry Pi documentation: Sony IMX219, 3280x
-                                                    2464, 1.12 um pixels, 3.68 x 2.76 mm, 3.04 mm
-                                                    lens; tridge/cuav's own calibration
-                                                    (cuav/data/PiCamV2/params_half.json: 1640x1232,
-                                                    sensorwidth 3.68, fx 1329 px) agrees within 2%.
-=========  =======================================  =================================================
+=========  ===================================  ==================================================
+EXIF model camera                               figures
+=========  ===================================  ==================================================
+FC300S,    DJI Phantom 3 Pro / Advanced          catalogue ``dji-phantom3-fc300s``: 1/2.3" 6.17 x
+FC300X                                           4.55 mm, 3.61 mm lens (DJI specs: FOV 94 deg, 20 mm
+                                                 equivalent)
+FC6310,    DJI Phantom 4 Pro / Pro V2.0          catalogue ``dji-phantom4pro``: 1" 13.2 x 8.8 mm,
+FC6310S                                          8.8 mm lens (DJI specs: FOV 84 deg, 24 mm equiv.)
+Sequoia    Parrot Sequoia RGB                    catalogue ``parrot-sequoia-rgb``: 6.175 x 4.631 mm,
+                                                 4.88 mm (Parrot specs; EXIF focal-plane resolution)
+IMX219     Raspberry Pi Camera Module v2         here: Sony IMX219, 3280x2464, 1.12 um pixels =
+                                                 3.68 x 2.76 mm, 3.04 mm lens (Raspberry Pi camera
+                                                 hardware documentation); tridge/cuav's calibration
+                                                 ``cuav/data/PiCamV2/params_half.json`` (1640x1232,
+                                                 sensorwidth 3.68, fx 1329 px) agrees within 2%.
+=========  ===================================  ==================================================
 
 An image is assumed to span the sensor's full width with square pixels (true of the 16:9 and
 3:2 modes of these cameras, which crop the height), so the covered sensor height is
@@ -36,59 +35,33 @@ focal length by that diagonal). Only the ratio focal/sensor matters to georefere
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
+from types import MappingProxyType
 
+from missions.camera import CAMERAS, Camera
 from vision.errors import CameraUnknownError
 from vision.georef import CameraIntrinsics
 
-__all__ = ["SENSORS", "SensorSpec", "exif_focal_35mm", "intrinsics_for"]
+__all__ = ["SENSORS", "intrinsics_for"]
 
 FILM_DIAGONAL_MM = math.hypot(36.0, 24.0)
 
+_IMX219 = Camera("Raspberry Pi Camera Module v2 (Sony IMX219)", 3.68, 2.76, 3.04, 3280, 2464)
 
-@dataclass(frozen=True)
-class SensorSpec:
-    """A camera's sensor and lens, from the manufacturer's figures.
-
-    Parameters
-    ----------
-    name : str
-        Camera name.
-    sensor_width_mm, sensor_height_mm : float
-        Full sensor size, mm.
-    focal_length_mm : float
-        Nominal focal length, mm (used when EXIF has none).
-    native_width_px, native_height_px : int
-        Full-resolution image size.
-    """
-
-    name: str
-    sensor_width_mm: float
-    sensor_height_mm: float
-    focal_length_mm: float
-    native_width_px: int
-    native_height_px: int
-
-
-SENSORS: dict[str, SensorSpec] = {
-    "FC300S": SensorSpec("DJI Phantom 3 Professional (FC300S)", 6.17, 4.55, 3.61, 4000, 3000),
-    "FC300X": SensorSpec("DJI Phantom 3 Advanced (FC300X)", 6.17, 4.55, 3.61, 4000, 3000),
-    "FC6310": SensorSpec("DJI Phantom 4 Pro (FC6310)", 13.2, 8.8, 8.8, 5472, 3648),
-    "FC6310S": SensorSpec("DJI Phantom 4 Pro V2.0 (FC6310S)", 13.2, 8.8, 8.8, 5472, 3648),
-    "SEQUOIA": SensorSpec("Parrot Sequoia RGB", 6.17, 4.63, 4.88, 4608, 3456),
-    "IMX219": SensorSpec("Raspberry Pi Camera Module v2 (Sony IMX219)", 3.68, 2.76, 3.04, 3280, 2464),
-}
-
-
-def _key(model: str | None) -> str:
-    return (model or "").strip().upper()
+#: EXIF ``Model`` (upper case) -> camera with its sensor and nominal lens.
+SENSORS: MappingProxyType[str, Camera] = MappingProxyType({
+    "FC300S": CAMERAS["dji-phantom3-fc300s"],
+    "FC300X": CAMERAS["dji-phantom3-fc300s"],
+    "FC6310": CAMERAS["dji-phantom4pro"],
+    "FC6310S": CAMERAS["dji-phantom4pro"],
+    "SEQUOIA": CAMERAS["parrot-sequoia-rgb"],
+    "IMX219": _IMX219,
+})
 
 
 def intrinsics_for(
     model: str | None,
-    width_px: int,
-    height_px: int,
+    width_px: int | None,
+    height_px: int | None,
     *,
     focal_length_mm: float | None = None,
     focal_35mm: float | None = None,
@@ -103,7 +76,7 @@ def intrinsics_for(
     width_px, height_px : int
         Size of the image as stored.
     focal_length_mm : float, optional
-        EXIF ``FocalLength``; the table's nominal lens when None.
+        EXIF ``FocalLength``; the camera's nominal lens when None.
     focal_35mm : float, optional
         EXIF ``FocalLengthIn35mmFilm``, used when the model is not in the table.
     source : str
@@ -112,7 +85,8 @@ def intrinsics_for(
     Raises
     ------
     CameraUnknownError
-        If the model is not in the table and no 35 mm-equivalent focal length is given.
+        If the image size is unknown, or the model is not in the table and no 35 mm-equivalent
+        focal length is given.
 
     Examples
     --------
@@ -124,42 +98,19 @@ def intrinsics_for(
     """
     if not (width_px and height_px and width_px > 0 and height_px > 0):
         raise CameraUnknownError(f"{source}: image size unknown ({width_px} x {height_px} px)")
-    spec = SENSORS.get(_key(model))
+    spec = SENSORS.get((model or "").strip().upper())
     if spec is not None:
         focal = focal_length_mm if focal_length_mm and focal_length_mm > 0 else spec.focal_length_mm
+        long_mm = max(spec.sensor_width_mm, spec.sensor_height_mm)
         if height_px > width_px:  # portrait: the long side of the sensor is vertical
-            sh = spec.sensor_width_mm
-            return CameraIntrinsics(focal, sh * width_px / height_px, sh, int(width_px), int(height_px))
-        sw = spec.sensor_width_mm
-        return CameraIntrinsics(focal, sw, sw * height_px / width_px, int(width_px), int(height_px))
+            return CameraIntrinsics(focal, long_mm * width_px / height_px, long_mm, int(width_px), int(height_px))
+        return CameraIntrinsics(focal, long_mm, long_mm * height_px / width_px, int(width_px), int(height_px))
     if focal_35mm and focal_35mm > 0:
         diag_px = math.hypot(width_px, height_px)
-        sw = FILM_DIAGONAL_MM * width_px / diag_px
-        sh = FILM_DIAGONAL_MM * height_px / diag_px
-        return CameraIntrinsics(float(focal_35mm), sw, sh, int(width_px), int(height_px))
+        return CameraIntrinsics(float(focal_35mm), FILM_DIAGONAL_MM * width_px / diag_px,
+                                FILM_DIAGONAL_MM * height_px / diag_px, int(width_px), int(height_px))
     known = ", ".join(sorted(SENSORS))
     raise CameraUnknownError(
         f"{source}: camera model {model!r} is not in the sensor table ({known}) and the photo has "
-        "no EXIF FocalLengthIn35mmFilm: its field of view is unknown")
-
-
-def exif_focal_35mm(path: Path | str) -> float | None:
-    """EXIF ``FocalLengthIn35mmFilm`` of an image file, or None when absent (ExifRead).
-
-    Raises
-    ------
-    OSError
-        If the file cannot be read.
-    """
-    import exifread
-
-    with open(path, "rb") as f:
-        tags = exifread.process_file(f, details=False, stop_tag="FocalLengthIn35mmFilm")
-    tag = tags.get("EXIF FocalLengthIn35mmFilm")
-    if tag is None:
-        return None
-    try:
-        value = float(tag.values[0])
-    except (TypeError, ValueError, IndexError, ZeroDivisionError):
-        return None
-    return value if value > 0 else None
+        "no EXIF FocalLengthIn35mmFilm, so its field of view is unknown (give the photo set's "
+        "camera model explicitly)")

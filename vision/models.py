@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from patrol.db import Base, intpk, utcnow
 
-__all__ = ["Detection", "Finding"]
+__all__ = ["Detection", "Finding", "PhotoGeoref"]
 
 
 class Finding(Base):
@@ -63,3 +63,31 @@ class Detection(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     finding: Mapped[Optional[Finding]] = relationship(back_populates="detections")
+
+
+class PhotoGeoref(Base):
+    """How vision placed a photo on the ground: the pose it used and where each part came from.
+
+    ``height_source``: ``"alt_rel"`` (height above take-off), ``"ground_elevation_setting"``
+    or ``"ground_elevation_estimate"`` (``alt_amsl_m`` minus ``ground_elevation_m``).
+    ``yaw_source``: ``"gimbal"``, ``"flight"`` or ``"course"`` (between neighbouring photos).
+    ``corrections`` lists what was changed from the photo's metadata and why (for example a
+    yaw turned by 180 degrees when the image motion contradicts it). ``analysed_at`` is set
+    when the detectors have run on the photo.
+    """
+
+    __tablename__ = "photo_georef"
+
+    id: Mapped[intpk]
+    photo_id: Mapped[int] = mapped_column(sa.ForeignKey("photo.id", ondelete="CASCADE"), unique=True)
+    height_agl_m: Mapped[float]
+    yaw_deg: Mapped[float]
+    pitch_deg: Mapped[float]
+    roll_deg: Mapped[float]
+    height_source: Mapped[str] = mapped_column(sa.String(40))
+    yaw_source: Mapped[str] = mapped_column(sa.String(20))
+    ground_elevation_m: Mapped[Optional[float]]
+    gsd_cm_px: Mapped[float]
+    corrections: Mapped[list[Any]] = mapped_column(default=list)
+    analysed_at: Mapped[Optional[dt.datetime]]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -168,6 +168,7 @@ class SimServer:
             try:
                 data = sock.recv(_RECV)
             except OSError:
+                import traceback; traceback.print_exc()
                 data = b""
             if not data:
                 self._drop(sock)
@@ -194,7 +195,8 @@ class SimServer:
     def _tcp_write(self, client: socket.socket, data: bytes) -> None:
         try:
             client.sendall(data)
-        except OSError:
+        except OSError as err:
+            import traceback; traceback.print_exc()
             self._drop(client)
 
     def _drop(self, client: socket.socket) -> None:

@@ -57,6 +57,21 @@ def test_kml_with_hole_line_point_and_extended_data(tmp_path):
     assert (site.kind, site.radius_m) == ("hotspot", 50.0)
 
 
+def test_kmz_is_the_zipped_kml(tmp_path, mission_data):
+    import zipfile
+
+    path = tmp_path / "polygon.kmz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.write(mission_data / "qgc_good_polygon.kml", "doc.kml")
+    (area,) = load_areas(path)
+    assert area.name == "Untitled Polygon" and area.kind == "area"
+    bad = tmp_path / "empty.kmz"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("readme.txt", "no kml here")
+    with pytest.raises(AreaFileError, match="KMZ holds no .kml document"):
+        load_areas(bad)
+
+
 def test_geojson_shapes_feature_bare_geometry_and_array(tmp_path):
     poly = {"type": "Polygon", "coordinates": [[[121.0, 30.7], [121.01, 30.7], [121.01, 30.71],
                                                  [121.0, 30.7]]]}

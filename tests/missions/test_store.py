@@ -1,6 +1,7 @@
 import sqlalchemy as sa
 
-from missions import CAMERAS, load_areas, plan_orbit, plan_survey, read_plan, read_waypoints, save_area, save_route
+from missions import (CAMERAS, plan_orbit, plan_survey, read_plan, read_waypoints, save_area,
+                      save_route)
 from missions.models import PatrolArea, Route
 from missions.store import area_spec
 

@@ -163,3 +163,39 @@ def test_non_polygon_area_is_refused(demo_areas):
         plan_survey(demo_areas["Pinghu river corridor"], P4P, alt_rel_m=80.0)
     with pytest.raises(MissionError, match="line_spacing_m"):
         plan_survey(demo_areas["Pinghu old town block"], None, alt_rel_m=80.0)
+
+
+BENDING_STRIP = generated(shapely.LineString([(0, 0), (1000, 0), (1000, 1000)])
+                          .buffer(30, cap_style="flat", join_style="mitre"))
+
+
+def test_bending_strip_is_cut_into_reaches_swept_along_their_axis(geometry):
+    whole = plan_survey(BENDING_STRIP, None, alt_rel_m=60.0, line_spacing_m=40.0, decompose=False)
+    cut = plan_survey(BENDING_STRIP, None, alt_rel_m=60.0, line_spacing_m=40.0)
+    assert len(cut.stats["sweep_angles_deg"]) > 1 and "sweep_angle_deg" not in cut.stats
+    assert cut.stats["path_length_m"] < 0.95 * whole.stats["path_length_m"]
+    g = geometry(BENDING_STRIP)
+    assert g.swath_coverage(cut, 40.0) >= 0.99
+    # 60 m wide at 40 m spacing: two passes along each reach, not dozens across
+    assert cut.stats["passes"] <= 6 < whole.stats["passes"]
+
+
+def test_pattern_path_leaves_out_the_legs_from_and_to_home(demo_plan, geometry, demo_areas, demo_home):
+    g = geometry(demo_areas["Pinghu old town block"].geometry)
+    first = g.xy([demo_plan.passes_wgs84[0][0]])[0]
+    last = g.xy([demo_plan.passes_wgs84[-1][-1]])[0]
+    home = g.xy([demo_home])[0]
+    s = demo_plan.stats
+    assert s["pattern_path_m"] < s["path_length_m"]
+    assert s["path_length_m"] - s["pattern_path_m"] >= math.dist(home, first) + math.dist(last, home) - 1.0
+
+
+def test_strips_blocked_beside_a_zone_get_fill_passes(geometry):
+    # a zone 3 m from the west edge: strips crossing its north and south edges are cut short
+    # where their centre lines meet it, leaving bands the regular passes miss
+    area = generated(box(0, 0, 400, 300).difference(box(3, 100, 200, 200)))
+    plan = plan_survey(area, None, alt_rel_m=50.0, line_spacing_m=30.0, sweep_angle_deg=90.0)
+    g = geometry(area)
+    assert g.swath_coverage(plan, 30.0) >= 0.99
+    assert plan.stats["passes"] > 10  # ten strips, plus the fill passes
+    assert g.zone_entries(plan) == []

@@ -1,0 +1,28 @@
+"""Detectors behind one interface (:mod:`vision.detectors.base`), registered by name.
+
+Importing this package registers the built-in detectors: ``change`` (between passes) and
+``colour`` (colour/texture rules).
+"""
+
+from vision.detectors.base import (CATEGORIES, CategoryConfig, Detection, DetectionContext, Detector,
+                                   PhotoView, detection_from_contour, detector_names, get_detector,
+                                   merge_category_config, register)
+from vision.detectors.change import ChangeDetector, ChangeRule, change_distance, change_mask
+
+__all__ = [
+    "CATEGORIES",
+    "CategoryConfig",
+    "ChangeDetector",
+    "ChangeRule",
+    "Detection",
+    "DetectionContext",
+    "Detector",
+    "PhotoView",
+    "change_distance",
+    "change_mask",
+    "detection_from_contour",
+    "detector_names",
+    "get_detector",
+    "merge_category_config",
+    "register",
+]
