@@ -135,6 +135,7 @@ class FlightRecorder:
         self._flight: _FlightAcc | None = None
         self._unflushed: list[_FlightAcc] = []
         self._pending = _Pending()
+        self._inflight: tuple[_Pending, list[_FlightAcc], list[int]] | None = None
         self._text_chunks: dict[int, list[str]] = {}
         self._handlers: dict[str, Callable[[Any, float], None]] = {
             "HEARTBEAT": self.on_heartbeat,
@@ -156,7 +157,10 @@ class FlightRecorder:
     def handle(self, msg: Any, t_recv_s: float) -> None:
         """Take in one message of this vehicle, received at ``t_recv_s`` (UTC seconds)."""
         if msg.get_srcComponent() == _AUTOPILOT_COMPONENT:
+            had_utc = self.clock.has_utc
             t = self.clock.observe(msg, t_recv_s)
+            if not had_utc and self.clock.has_utc:
+                self._rebase(t - t_recv_s)
         else:
             t = self.clock.at(t_recv_s)
         self.last_s = t
@@ -186,13 +190,14 @@ class FlightRecorder:
     def on_global_position_int(self, msg: Any, t: float) -> None:
         fix = fix_from_global_position_int(msg)
         flight = self._flight
-        if fix is None or flight is None:
+        if fix is None or flight is None or t < flight.start_s:   # measured before the arming
             return
         flight.last_fix, flight.last_fix_s = fix, t
         flight.max_alt_rel_m = max(flight.max_alt_rel_m, fix.alt_rel_m)
         if flight.home is None:
             flight.home = Home(fix.lat_deg, fix.lon_deg, fix.alt_amsl_m - fix.alt_rel_m)
-        if flight.track_last_s is None or t - flight.track_last_s >= self.track_interval_s:
+        # one fix per interval of the vehicle clock (the first fix in each interval)
+        if flight.track_last_s is None or t // self.track_interval_s > flight.track_last_s // self.track_interval_s:
             self._keep_fix(flight, fix, t)
 
     def on_home_position(self, msg: Any, t: float) -> None:
@@ -215,12 +220,12 @@ class FlightRecorder:
             self.dropped_camera_feedback += 1
             return
         shot = shot_from_camera_feedback(msg)
-        taken = shot.time_unix_s
-        if taken is None or abs(taken - t) > _CAMERA_TIME_TOLERANCE_S:
+        taken = shot.time_unix_s       # the trigger time the vehicle stamped, when on its UTC clock
+        if taken is None or not self.clock.has_utc or abs(taken - t) > _CAMERA_TIME_TOLERANCE_S:
             taken = t
         flight.photo_count += 1
         self._pending.cameras.append((flight, {
-            "t_utc": _utc(taken), "img_idx": shot.img_idx, "lat_deg": shot.lat_deg, "lon_deg": shot.lon_deg,
+            "t_s": taken, "img_idx": shot.img_idx, "lat_deg": shot.lat_deg, "lon_deg": shot.lon_deg,
             "alt_amsl_m": shot.alt_amsl_m, "alt_rel_m": shot.alt_rel_m, "roll_deg": shot.roll_deg,
             "pitch_deg": shot.pitch_deg, "yaw_deg": shot.yaw_deg}))
 
@@ -266,25 +271,44 @@ class FlightRecorder:
         """Write the pending flights, track points, events and camera positions.
 
         Uses the caller's ``session`` and transaction (never commits). The vehicle row is
-        fetched or created by key at the first call.
+        fetched or created by key at each call. If the caller's transaction then fails, call
+        :meth:`rolled_back` and the same rows are written again by the next flush.
         """
+        pending, unflushed = self._pending, self._unflushed
+        self._inflight = (pending, unflushed, list(self.flight_ids))
+        self._pending = _Pending()
+        self._unflushed = [self._flight] if self._flight is not None else []
         vehicle_id = self._vehicle_id(session)
-        for flight in self._unflushed:
+        for flight in unflushed:
             if flight.db_id is None:
                 row = Flight(vehicle_id=vehicle_id, log_file_id=self.log_file_id, **flight.summary())
                 session.add(row)
                 session.flush()
                 flight.db_id = row.id
                 self.flight_ids.append(row.id)
-                flight.dirty = False
             elif flight.dirty:
                 session.execute(sa.update(Flight).where(Flight.id == flight.db_id).values(**flight.summary()))
-                flight.dirty = False
-        pending, self._pending = self._pending, _Pending()
+            flight.dirty = False
         self._insert(session, TrackPoint, pending.track, None)
         self._insert(session, CameraPosition, pending.cameras, None)
         self._insert(session, FlightEvent, pending.events, vehicle_id)
-        self._unflushed = [self._flight] if self._flight is not None else []
+
+    def rolled_back(self) -> None:
+        """The transaction of the last :meth:`flush` failed: keep its rows for the next one."""
+        if self._inflight is None:
+            return
+        pending, unflushed, flight_ids = self._inflight
+        self._inflight = None
+        known = set(flight_ids)
+        for flight in unflushed:
+            if flight.db_id is not None and flight.db_id not in known:
+                flight.db_id = None          # its INSERT was rolled back
+            flight.dirty = True
+        self.flight_ids = flight_ids
+        self.vehicle_id = None
+        for name in ("track", "events", "cameras"):
+            getattr(self._pending, name)[:0] = getattr(pending, name)
+        self._unflushed = unflushed + [f for f in self._unflushed if f not in unflushed]
 
     @staticmethod
     def _insert(session: Session, model: type, rows: list, vehicle_id: int | None) -> None:
@@ -293,6 +317,7 @@ class FlightRecorder:
         values = []
         for flight, row in rows:
             row = dict(row, flight_id=None if flight is None else flight.db_id)
+            row["t_utc"] = _utc(row.pop("t_s"))
             if vehicle_id is not None:
                 row["vehicle_id"] = vehicle_id
             values.append(row)
@@ -311,6 +336,25 @@ class FlightRecorder:
         return vehicle.id
 
     # ------------------------------------------------------------------ internals
+    def _rebase(self, delta_s: float) -> None:
+        """The vehicle clock just became known: move what was dated by receive time onto it.
+
+        Happens when a log starts in flight, before the first SYSTEM_TIME. Rows already
+        written (a live link flushes every second) keep their receive times.
+        """
+        for _, row in (*self._pending.track, *self._pending.events, *self._pending.cameras):
+            row["t_s"] += delta_s
+        flight = self._flight
+        if flight is not None:
+            flight.start_s += delta_s
+            flight.last_s += delta_s
+            if flight.track_last_s is not None:
+                flight.track_last_s += delta_s
+            if flight.last_fix_s is not None:
+                flight.last_fix_s += delta_s
+        if self.last_s is not None:
+            self.last_s += delta_s
+
     def _start_flight(self, t: float, mode: str, *, at_first_sight: bool) -> None:
         flight = _FlightAcc(start_s=t, last_s=t, home=self.home,
                             battery_first_pct=self._battery_pct, battery_last_pct=self._battery_pct)
@@ -341,7 +385,7 @@ class FlightRecorder:
                 flight.home.lon_deg, flight.home.lat_deg, fix.lon_deg, fix.lat_deg))
         flight.track_last_s, flight.track_last_fix = t, fix
         self._pending.track.append((flight, {
-            "t_utc": _utc(t), "lat_deg": fix.lat_deg, "lon_deg": fix.lon_deg, "alt_rel_m": fix.alt_rel_m,
+            "t_s": t, "lat_deg": fix.lat_deg, "lon_deg": fix.lon_deg, "alt_rel_m": fix.alt_rel_m,
             "alt_amsl_m": fix.alt_amsl_m, "heading_deg": fix.heading_deg, "groundspeed_m_s": fix.groundspeed_m_s}))
 
     def _battery(self, pct: float | None) -> None:
@@ -357,7 +401,7 @@ class FlightRecorder:
     def _event(self, t: float, kind: str, message: str, *, severity: int | None = None,
                data: dict[str, Any] | None = None) -> None:
         self._pending.events.append((self._flight, {
-            "t_utc": _utc(t), "kind": kind, "severity": severity, "message": message, "data": data or {}}))
+            "t_s": t, "kind": kind, "severity": severity, "message": message, "data": data or {}}))
 
 
 class LinkRecorder:
@@ -422,6 +466,11 @@ class LinkRecorder:
         """Flush every vehicle's recorder with the caller's session."""
         for rec in self.recorders.values():
             rec.flush(session)
+
+    def rolled_back(self) -> None:
+        """The transaction of the last flush failed: every recorder keeps its rows for the next."""
+        for rec in self.recorders.values():
+            rec.rolled_back()
 
     def finish(self) -> list[str]:
         """End of a log: close flights still armed; returns the warnings."""

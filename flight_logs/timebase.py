@@ -35,16 +35,17 @@ class VehicleClock:
     --------
     >>> from types import SimpleNamespace as M
     >>> clock = VehicleClock()
-    >>> clock.observe(M(time_boot_ms=1000), 500.0)     # no UTC yet: the receive time
-    500.0
-    >>> st = M(time_unix_usec=1_700_000_010_000_000, time_boot_ms=10_000)
+    >>> recv = 1_700_000_000.0                         # receive clock, UTC seconds
+    >>> clock.observe(M(time_boot_ms=1000), recv)      # no UTC from the vehicle yet: receive time
+    1700000000.0
+    >>> st = M(time_unix_usec=1_700_000_040_000_000, time_boot_ms=10_000)
     >>> st.get_type = lambda: "SYSTEM_TIME"
-    >>> clock.observe(st, 509.0)
-    1700000010.0
-    >>> clock.observe(M(time_boot_ms=12_000), 511.0)   # dated by the vehicle
-    1700000012.0
-    >>> clock.observe(M(), 511.5)                      # extrapolated at the measured rate
-    1700000012.5
+    >>> clock.observe(st, recv + 9.0)                  # the vehicle's clock is 31 s ahead
+    1700000040.0
+    >>> clock.observe(M(time_boot_ms=12_000), recv + 11.0)     # dated by the vehicle
+    1700000042.0
+    >>> clock.observe(M(), recv + 11.5)                # undated: extrapolated at the measured rate
+    1700000042.5
     """
 
     def __init__(self) -> None:

@@ -259,6 +259,7 @@ class Daemon:
         for slot in self._slots.values():
             if slot.link.tlog is not None:
                 slot.link.tlog.sync()
+        registered = {url: slot.log_file_id for url, slot in self._slots.items()}
         try:
             with self._session_factory.begin() as session:
                 for slot in self._slots.values():
@@ -266,7 +267,11 @@ class Daemon:
                     slot.router.flush(session)
         except sa.exc.SQLAlchemyError:
             self.flush_errors += 1
-            log.exception("telemetry daemon: database write failed; will retry")
+            log.exception("telemetry daemon: database write failed; the rows are kept for the next flush")
+            for url, slot in self._slots.items():
+                slot.log_file_id = registered[url]
+                slot.router.log_file_id = registered[url]
+                slot.router.rolled_back()
 
     def _register_tlog(self, session, slot: _Slot) -> None:
         link = slot.link
@@ -288,8 +293,13 @@ class Daemon:
             path = slot.tlog_path
             if slot.log_file_id is None or not path.exists():
                 continue
-            digest = file_sha256(path)
             try:
+                if path.stat().st_size == 0:         # nothing was heard on the link: no log to keep
+                    with self._session_factory.begin() as session:
+                        session.execute(sa.delete(LogFile).where(LogFile.id == slot.log_file_id))
+                    path.unlink()
+                    continue
+                digest = file_sha256(path)
                 with self._session_factory.begin() as session:
                     if session.scalar(sa.select(LogFile.id).where(LogFile.sha256 == digest)) is not None:
                         continue             # the same bytes are archived already: keep the live copy

@@ -86,7 +86,7 @@ def _wait(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
     while not predicate():
         if time.monotonic() > deadline:
             raise LinkTimeout(f"dronekit vehicle: not {what} within {timeout_s:g} s")
-        time.sleep(0.05)
+        time.sleep(0.01)
 
 
 def fly_mission(vehicle: Any, items: Sequence[MissionItem], *, takeoff_alt_m: float, timeout_s: float = 3600.0,
@@ -105,13 +105,16 @@ def fly_mission(vehicle: Any, items: Sequence[MissionItem], *, takeoff_alt_m: fl
     vehicle.mode = dronekit.VehicleMode("GUIDED")
     _wait(lambda: vehicle.mode.name == "GUIDED", 10.0, "in GUIDED")
     deadline = time.monotonic() + arm_timeout_s
-    while not vehicle.armed:
-        if time.monotonic() > deadline:
-            raise LinkTimeout(f"dronekit vehicle: not armed within {arm_timeout_s:g} s")
+    while True:                  # ArduCopter disarms again after DISARM_DELAY (10 s) without a take-off
         vehicle.armed = True
-        time.sleep(0.5)
-    say("dronekit: armed")
+        try:
+            _wait(lambda: vehicle.armed, 1.0, "armed")
+            break
+        except LinkTimeout:
+            if time.monotonic() > deadline:
+                raise LinkTimeout(f"dronekit vehicle: not armed within {arm_timeout_s:g} s") from None
     vehicle.simple_takeoff(takeoff_alt_m)
+    say("dronekit: armed, taking off")
     _wait(lambda: (vehicle.location.global_relative_frame.alt or 0.0) >= 0.95 * takeoff_alt_m, 120.0,
           f"above {0.95 * takeoff_alt_m:.1f} m")
     vehicle.mode = dronekit.VehicleMode("AUTO")

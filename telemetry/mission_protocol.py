@@ -63,12 +63,25 @@ def item_from_wire(msg: Any) -> MissionItem:
                        alt_m=float(msg.z), autocontinue=bool(msg.autocontinue))
 
 
+def _encode(encoder: Any, *fields: Any, mission_type: int) -> Any:
+    """Call a pymavlink ``*_encode`` with ``mission_type`` when the link speaks MAVLink 2.
+
+    A MAVLink 1 link (pymavlink's v1.0 dialect, until the vehicle's first MAVLink 2 frame)
+    has no ``mission_type`` extension field; only missions (type 0) travel there.
+    """
+    if "mission_type" in encoder.__code__.co_varnames:
+        return encoder(*fields, mission_type)
+    if mission_type != mavlink.MAV_MISSION_TYPE_MISSION:
+        raise MissionUploadError("MAV_MISSION_UNSUPPORTED", "fence and rally transfers need MAVLink 2")
+    return encoder(*fields)
+
+
 def _item_int(channel: Any, seq: int, item: MissionItem, mission_type: int) -> Any:
     f = item_to_wire_fields(item)
-    return channel.mav.mission_item_int_encode(
-        channel.target_system, channel.target_component, seq, f["frame"], f["command"], f["current"],
-        f["autocontinue"], f["param1"], f["param2"], f["param3"], f["param4"], f["x"], f["y"], f["z"],
-        mission_type)
+    return _encode(channel.mav.mission_item_int_encode,
+                   channel.target_system, channel.target_component, seq, f["frame"], f["command"], f["current"],
+                   f["autocontinue"], f["param1"], f["param2"], f["param3"], f["param4"], f["x"], f["y"], f["z"],
+                   mission_type=mission_type)
 
 
 def upload_mission(channel: Any, items: Sequence[MissionItem], *,
@@ -97,7 +110,8 @@ def upload_mission(channel: Any, items: Sequence[MissionItem], *,
     """
     count = len(items)
     mav = channel.mav
-    count_msg = mav.mission_count_encode(channel.target_system, channel.target_component, count, mission_type)
+    count_msg = _encode(mav.mission_count_encode, channel.target_system, channel.target_component, count,
+                        mission_type=mission_type)
     with channel.subscribe({*_REQUESTS, "MISSION_ACK"}) as sub:
         last_sent, sent_items, misses = count_msg, set(), 0
         channel.send(count_msg)
@@ -155,12 +169,12 @@ def download_mission(channel: Any, *, mission_type: int = mavlink.MAV_MISSION_TY
                 return msg
             raise MissionUploadError("TIMEOUT", f"no answer to {request.get_type()} after {retries} resends")
 
-        count = ask(mav.mission_request_list_encode(ts, tc, mission_type),
+        count = ask(_encode(mav.mission_request_list_encode, ts, tc, mission_type=mission_type),
                     lambda m: m.get_type() == "MISSION_COUNT").count
         items = []
         for seq in range(count):
-            msg = ask(mav.mission_request_int_encode(ts, tc, seq, mission_type),
+            msg = ask(_encode(mav.mission_request_int_encode, ts, tc, seq, mission_type=mission_type),
                       lambda m, seq=seq: m.get_type() in ("MISSION_ITEM_INT", "MISSION_ITEM") and m.seq == seq)
             items.append(item_from_wire(msg))
-        channel.send(mav.mission_ack_encode(ts, tc, mavlink.MAV_MISSION_ACCEPTED, mission_type))
+        channel.send(_encode(mav.mission_ack_encode, ts, tc, mavlink.MAV_MISSION_ACCEPTED, mission_type=mission_type))
         return items

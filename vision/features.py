@@ -1,9 +1,11 @@
 """Local features, matching and RANSAC homographies (OpenCV), shared by the detectors,
 the ground-elevation estimate and the georeferencing check.
 
-SIFT (OpenCV's main module since 4.4) is the default: on grass, tree crowns and asphalt seen
-from 40-80 m it gives several times more RANSAC inliers than ORB for a small cost at ~1 MP.
-Matches pass Lowe's ratio test (0.75, Lowe 2004, section 7.1).
+SIFT (OpenCV's main module since 4.4) is the default: on the bundled photo sets it registers
+more neighbouring pairs than ORB (Garfield Park: 24 of 27 consecutive pairs against 20), for
+about 0.2 s per ~1 MP image. SIFT descriptors are matched with FLANN's randomised k-d trees
+(seeded, so results repeat; ~3x faster than brute force at 4000 features), ORB's by brute
+force on the Hamming distance. Matches pass Lowe's ratio test (0.75, Lowe 2004, 7.1).
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ class Features:
     points_px : ndarray (N, 2) float32
         Keypoint positions (x, y) in the pixels of the image they were found in.
     descriptors : ndarray (N, D)
-        float32 for SIFT, uint8 for ORB/AKAZE (binary).
+        float32 for SIFT, uint8 for ORB (binary).
     method : str
-        ``"sift"``, ``"orb"`` or ``"akaze"``.
+        ``"sift"`` or ``"orb"``.
     """
 
     points_px: np.ndarray
@@ -45,9 +47,7 @@ def _detector(method: str, max_features: int):
         return cv2.SIFT_create(nfeatures=max_features)
     if method == "orb":
         return cv2.ORB_create(nfeatures=max_features)
-    if method == "akaze":
-        return cv2.AKAZE_create()
-    raise ValueError(f"unknown feature method {method!r}: use 'sift', 'orb' or 'akaze'")
+    raise ValueError(f"unknown feature method {method!r}: use 'sift' or 'orb'")
 
 
 def detect_features(image: np.ndarray, *, method: str = "sift", max_features: int = 4000,
@@ -58,9 +58,9 @@ def detect_features(image: np.ndarray, *, method: str = "sift", max_features: in
     ----------
     image : ndarray (H, W, 3) uint8 BGR or (H, W) uint8
     method : str
-        ``"sift"`` (default), ``"orb"`` or ``"akaze"``.
+        ``"sift"`` (default) or ``"orb"``.
     max_features : int
-        Keep at most this many (strongest) keypoints (SIFT/ORB).
+        Keep at most this many (strongest) keypoints.
     mask : ndarray (H, W) uint8, optional
         Non-zero where keypoints may be found.
     """
@@ -82,8 +82,12 @@ def match_features(a: Features, b: Features, *, ratio: float = 0.75) -> tuple[np
         raise ValueError(f"cannot match {a.method} features against {b.method} features")
     if len(a) < 2 or len(b) < 2 or a.descriptors is None or b.descriptors is None:
         return np.empty((0, 2), np.float32), np.empty((0, 2), np.float32)
-    norm = cv2.NORM_L2 if a.method == "sift" else cv2.NORM_HAMMING
-    knn = cv2.BFMatcher(norm).knnMatch(a.descriptors, b.descriptors, k=2)
+    if a.method == "sift":
+        cv2.setRNGSeed(0)  # FLANN's randomised trees draw from OpenCV's (thread-local) RNG
+        matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 64})
+    else:
+        matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    knn = matcher.knnMatch(a.descriptors, b.descriptors, k=2)
     good = [m[0] for m in knn if len(m) == 2 and m[0].distance < ratio * m[1].distance]
     ia = np.array([m.queryIdx for m in good], dtype=int)
     ib = np.array([m.trainIdx for m in good], dtype=int)

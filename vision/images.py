@@ -19,7 +19,7 @@ import numpy as np
 
 from vision.errors import ImageReadError
 
-__all__ = ["PhotoImage", "load_photo_image", "read_full_region"]
+__all__ = ["PhotoImage", "load_photo_image"]
 
 _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
             8: cv2.IMREAD_REDUCED_COLOR_8}
@@ -112,26 +112,3 @@ def load_photo_image(path: Path | str, *, min_long_side_px: int = 1000) -> Photo
         raise ImageReadError(f"{path}: OpenCV could not decode the image")
     return PhotoImage(pixels=pixels, full_width_px=width, full_height_px=height, path=path)
 
-
-def read_full_region(path: Path | str, bbox_px: tuple[float, float, float, float]) -> np.ndarray:
-    """Crop ``bbox_px`` = (x, y, w, h) (stored-image pixels, clipped to the image) at full scale.
-
-    Returns
-    -------
-    ndarray (h, w, 3) uint8 BGR
-
-    Raises
-    ------
-    ImageReadError
-        If the file cannot be decoded or the box misses the image.
-    """
-    pixels = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if pixels is None:
-        raise ImageReadError(f"{path}: OpenCV could not decode the image")
-    x, y, w, h = bbox_px
-    height, width = pixels.shape[:2]
-    x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
-    x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
-    if x1 <= x0 or y1 <= y0:
-        raise ImageReadError(f"{path}: crop {bbox_px} lies outside the {width} x {height} image")
-    return pixels[y0:y1, x0:x1].copy()

@@ -66,7 +66,14 @@ def _turn(a: float, b: float) -> float:
 
 
 def assign_passes(photos: Sequence, *, max_turn_deg: float = 60.0, max_gap_s: float = 60.0) -> dict[int, PassKey]:
-    """Split photos into passes (see the module docstring).
+    """Split photos into passes (straight runs).
+
+    Within each photo set and flight, photos are put in time order and the legs between
+    consecutive photos are grouped into runs: a leg continues the run of the previous leg
+    unless its bearing turns by more than ``max_turn_deg`` or it spans more than
+    ``max_gap_s``. Each photo then joins the longer of the runs of its incoming and outgoing
+    legs, so the photo at the end of a line stays with its line rather than with the short
+    turning leg that follows.
 
     Parameters
     ----------
@@ -77,6 +84,7 @@ def assign_passes(photos: Sequence, *, max_turn_deg: float = 60.0, max_gap_s: fl
     Returns
     -------
     dict photo id -> PassKey
+        Pass numbers count from 0 in time order within each set and flight.
     """
     groups: dict[tuple[str, int | None], list] = {}
     for p in photos:
@@ -86,15 +94,31 @@ def assign_passes(photos: Sequence, *, max_turn_deg: float = 60.0, max_gap_s: fl
     out: dict[int, PassKey] = {}
     for (photo_set, flight_id), group in groups.items():
         group.sort(key=lambda p: (p.taken_utc, p.id))
-        courses = course_deg([p.lon_deg for p in group], [p.lat_deg for p in group])
-        number = 0
-        for i, p in enumerate(group):
-            if i > 0:
-                gap = (p.taken_utc - group[i - 1].taken_utc).total_seconds()
-                c0, c1 = courses[i - 1], courses[i]
-                if gap > max_gap_s or (c0 is not None and c1 is not None and _turn(c0, c1) > max_turn_deg):
-                    number += 1
-            out[p.id] = PassKey(photo_set, flight_id, number)
+        runs: list[int] = []  # run id of each leg (i -> i + 1); -1 for a gap
+        run, last_bearing = 0, None
+        for a, b in zip(group, group[1:]):
+            if (b.taken_utc - a.taken_utc).total_seconds() > max_gap_s:
+                runs.append(-1)
+                run, last_bearing = run + 1, None
+                continue
+            az, _, dist = WGS84.inv(a.lon_deg, a.lat_deg, b.lon_deg, b.lat_deg)
+            bearing = float(az % 360.0) if dist > 0.5 else None
+            if bearing is not None and last_bearing is not None and _turn(last_bearing, bearing) > max_turn_deg:
+                run += 1
+            if bearing is not None:
+                last_bearing = bearing
+            runs.append(run)
+        length = {r: runs.count(r) for r in set(runs) if r >= 0}
+        chosen = []
+        for i in range(len(group)):
+            incoming = runs[i - 1] if i > 0 else -1
+            outgoing = runs[i] if i < len(runs) else -1
+            best = max((incoming, outgoing), key=lambda r: (length.get(r, 0), r == incoming))
+            chosen.append(best if best >= 0 else ("alone", i))
+        numbers: dict[object, int] = {}
+        for p, key in zip(group, chosen):
+            numbers.setdefault(key, len(numbers))
+            out[p.id] = PassKey(photo_set, flight_id, numbers[key])
     return out
 
 

@@ -61,14 +61,15 @@ def global_position_int(mav: Any, v: SimVehicle) -> Any:
     lat, lon = v.lat_lon_deg
     return mav.global_position_int_encode(
         _boot_ms(v), _e7(lat), _e7(lon), int(round(v.alt_amsl_m * 1000)), int(round(v.alt_rel_m * 1000)),
-        int(round(v.vy * 100)), int(round(v.vx * 100)), int(round(-v.vz * 100)), int(round(v.yaw_deg * 100)) % 36000)
+        int(round(v.v_north_m_s * 100)), int(round(v.v_east_m_s * 100)), int(round(-v.vz * 100)),
+        int(round(v.yaw_deg * 100)) % 36000)
 
 
 def local_position_ned(mav: Any, v: SimVehicle) -> Any | None:
     if not v.ready_to_arm or v.home_xy is None:
         return None
-    hx, hy = v.home_xy
-    return mav.local_position_ned_encode(_boot_ms(v), v.y_m - hy, v.x_m - hx, -v.alt_rel_m, v.vy, v.vx, -v.vz)
+    north, east = v.offset_from_home_m()
+    return mav.local_position_ned_encode(_boot_ms(v), north, east, -v.alt_rel_m, v.v_north_m_s, v.v_east_m_s, -v.vz)
 
 
 def attitude(mav: Any, v: SimVehicle) -> Any:
@@ -100,7 +101,8 @@ def gps_raw_int(mav: Any, v: SimVehicle) -> Any:
     if not v.gps_ok:
         return mav.gps_raw_int_encode(0, _S.GPS_FIX_TYPE_NO_GPS, 0, 0, 0, 65535, 65535, 0, 0, 0)
     lat, lon = v.lat_lon_deg
-    cog = int(round(math.degrees(math.atan2(v.vx, v.vy)) * 100)) % 36000 if v.groundspeed_m_s > 0.1 else 0
+    cog = int(round(math.degrees(math.atan2(v.v_east_m_s, v.v_north_m_s)) * 100)) % 36000 \
+        if v.groundspeed_m_s > 0.1 else 0
     alt_mm = int(round(v.alt_amsl_m * 1000))
     return mav.gps_raw_int_encode(int(v.t_s * 1e6), _S.GPS_FIX_TYPE_RTK_FIXED, _e7(lat), _e7(lon), alt_mm,
                                   121, 200, int(round(v.groundspeed_m_s * 100)), cog, 10, alt_mm, 300, 300, 0, 0, 0)

@@ -109,6 +109,7 @@ class Channel:
             self.mav.send(msg)
 
     def _ack(self, msg: Any, command: int, result: int) -> None:
+        self.proto.send_events()         # the reason (STATUSTEXT) goes out before the refusal, as ArduPilot does
         self.send(self.mav.command_ack_encode(command, result, 0, 0, msg.get_srcSystem(), msg.get_srcComponent()))
 
     # ------------------------------------------------------------------ streams
@@ -357,13 +358,18 @@ class SimProtocol:
     def announce_text(self, severity: int, text: str) -> None:
         self.vehicle.say(severity, text)
 
-    def tick(self) -> None:
-        """After the vehicle stepped: send its events, the HEARTBEAT when due, and due streams."""
+    def send_events(self) -> None:
+        """Send what the vehicle has to say (STATUSTEXT, MISSION_ITEM_REACHED...) to every channel."""
         v = self.vehicle
         events, v.outbox = v.outbox, []
         for channel in self.channels:
             for kind, payload in events:
                 channel.send(self._event(channel.mav, kind, payload))
+
+    def tick(self) -> None:
+        """After the vehicle stepped: send its events, the HEARTBEAT when due, and due streams."""
+        v = self.vehicle
+        self.send_events()
         if v.t_s + 1e-9 >= self._next_heartbeat:
             self._next_heartbeat = max(self._next_heartbeat + 1.0, v.t_s)
             for channel in self.channels:

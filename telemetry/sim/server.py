@@ -168,7 +168,6 @@ class SimServer:
             try:
                 data = sock.recv(_RECV)
             except OSError:
-                import traceback; traceback.print_exc()
                 data = b""
             if not data:
                 self._drop(sock)
@@ -195,8 +194,7 @@ class SimServer:
     def _tcp_write(self, client: socket.socket, data: bytes) -> None:
         try:
             client.sendall(data)
-        except OSError as err:
-            import traceback; traceback.print_exc()
+        except OSError:
             self._drop(client)
 
     def _drop(self, client: socket.socket) -> None:

@@ -110,6 +110,8 @@ class SimVehicle:
         self.params = dict(DEFAULT_PARAMS if params is None else params)
         self.proj = LocalProjection.for_point(config.home_lon_deg, config.home_lat_deg)
         self.x_m, self.y_m = self.proj.to_xy(config.home_lon_deg, config.home_lat_deg)
+        nx, ny = self.proj.to_xy(config.home_lon_deg, config.home_lat_deg + 0.001)
+        self._grid_north = math.atan2(nx - self.x_m, ny - self.y_m)   # true north in the grid (convergence)
         self.ground_amsl_m = config.home_alt_amsl_m
         self.t_s = 0.0
         self.alt_rel_m = 0.0           # above home
@@ -173,6 +175,24 @@ class SimVehicle:
     @property
     def groundspeed_m_s(self) -> float:
         return math.hypot(self.vx, self.vy)
+
+    @property
+    def v_north_m_s(self) -> float:
+        """Velocity toward true north, m/s (the grid is rotated by the meridian convergence)."""
+        g = self._grid_north
+        return self.vx * math.sin(g) + self.vy * math.cos(g)
+
+    @property
+    def v_east_m_s(self) -> float:
+        """Velocity toward true east, m/s."""
+        g = self._grid_north
+        return self.vx * math.cos(g) - self.vy * math.sin(g)
+
+    def offset_from_home_m(self) -> tuple[float, float]:
+        """(north, east) metres from home, true north."""
+        dx, dy = self.x_m - self.home_xy[0], self.y_m - self.home_xy[1]
+        g = self._grid_north
+        return dx * math.sin(g) + dy * math.cos(g), dx * math.cos(g) - dy * math.sin(g)
 
     @property
     def pitch_deg(self) -> float:
@@ -417,6 +437,7 @@ class SimVehicle:
             want = math.degrees(math.atan2(wx, wy))
         else:
             return
+        want -= math.degrees(self._grid_north)                 # grid bearing -> true heading
         diff = (want - self.yaw_deg + 180.0) % 360.0 - 180.0
         step = _YAW_RATE_DEG_S * dt
         self.yaw_deg = (self.yaw_deg + max(-step, min(step, diff))) % 360.0

@@ -95,3 +95,28 @@ def working_image(samples):
             cache[key] = load_photo_image(samples / "photos" / set_name / file_name)
         return cache[key]
     return load
+
+
+@pytest.fixture(scope="session")
+def placed_sets(samples, exif_records):
+    """Cached ``placed_sets(set_name)``: the set's rows (ids 1..n in file order), working images,
+    SIFT keypoints, and :func:`vision.placement.place_photo_set`'s placements, errors and notes."""
+    from vision.features import detect_features
+    from vision.placement import place_photo_set
+
+    cache = {}
+
+    def place(set_name: str):
+        if set_name not in cache:
+            rows = [_photo_row(set_name, r, samples) for r in exif_records[set_name]]
+            for i, row in enumerate(rows, start=1):
+                row.id = i
+            rows.sort(key=lambda p: (p.taken_utc, p.id))
+            images = {p.id: load_photo_image(samples / "photos" / set_name / p.original_name) for p in rows}
+            features = {pid: detect_features(im.pixels) for pid, im in images.items()}
+            notes: list[str] = []
+            placements, errors = place_photo_set(rows, images, features, note=notes.append)
+            cache[set_name] = {"rows": rows, "images": images, "features": features,
+                               "placements": placements, "errors": errors, "notes": notes}
+        return cache[set_name]
+    return place

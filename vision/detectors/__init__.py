@@ -8,12 +8,15 @@ from vision.detectors.base import (CATEGORIES, CategoryConfig, Detection, Detect
                                    PhotoView, detection_from_contour, detector_names, get_detector,
                                    merge_category_config, register)
 from vision.detectors.change import ChangeDetector, ChangeRule, change_distance, change_mask
+from vision.detectors.colour import ColourRule, ColourRuleDetector
 
 __all__ = [
     "CATEGORIES",
     "CategoryConfig",
     "ChangeDetector",
     "ChangeRule",
+    "ColourRule",
+    "ColourRuleDetector",
     "Detection",
     "DetectionContext",
     "Detector",

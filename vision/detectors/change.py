@@ -226,6 +226,20 @@ def change_mask(distance: np.ndarray, valid: np.ndarray | None = None, *, thresh
     return mask
 
 
+def vegetation_mask(bgr: np.ndarray, *, min_exg: float = 0.05) -> np.ndarray:
+    """Green vegetation by the excess-green index ``ExG = 2g - r - b`` on chromatic coordinates
+    (``r = R / (R + G + B)`` ...; Woebbecke et al. 1995), above ``min_exg``.
+
+    Returns
+    -------
+    ndarray (H, W) bool
+    """
+    f = bgr.astype(np.float32)
+    total = f.sum(axis=2) + 1e-6
+    b, g, r = (f[..., i] / total for i in range(3))
+    return (2.0 * g - r - b) > min_exg
+
+
 def _odd(n: float) -> int:
     n = max(int(round(n)), 1)
     return n if n % 2 == 1 else n + 1
@@ -267,8 +281,13 @@ class ChangeDetector:
     def __init__(self, *, categories: Mapping[str, Any] | None = None, threshold: float = 12.0,
                  tolerance_m: float = 0.4, open_m: float = 0.25, close_m: float = 0.6, border_m: float = 1.0,
                  rules: Sequence[ChangeRule] = DEFAULT_RULES, report_vanished: bool = False,
-                 max_changed_fraction: float = 0.25, min_inliers: int = 30, max_parallax_m: float = 1.5) -> None:
+                 max_changed_fraction: float = 0.25, min_inliers: int = 30, max_parallax_m: float = 1.5,
+                 max_vegetation_fraction: float = 0.5, occlusion_m: float = 3.0,
+                 min_contrast_gain: float = 6.0) -> None:
+        self.min_contrast_gain = float(min_contrast_gain)
+        self.occlusion_m = float(occlusion_m)
         self.max_parallax_m = float(max_parallax_m)
+        self.max_vegetation_fraction = float(max_vegetation_fraction)
         self.categories = merge_category_config(_DEFAULT_CATEGORIES, categories, detector=self.name)
         self.threshold = float(threshold)
         self.tolerance_m = float(tolerance_m)
@@ -314,11 +333,14 @@ class ChangeDetector:
             return []
         tol_px = max(int(round(self.tolerance_m / gsd)), 1)
         judged = valid
+        near_elevated = np.zeros_like(valid)
         if self.max_parallax_m > 0:
             warped, elevated = refine_with_flow(warped, image.pixels, valid, max_shift_px=self.max_parallax_m / gsd)
             grow = _odd(1.0 / gsd)
             elevated = cv2.dilate(elevated.astype(np.uint8), np.ones((grow, grow), np.uint8)) > 0
             judged = valid & ~elevated
+            reach = _odd(2 * self.occlusion_m / gsd)
+            near_elevated = cv2.dilate(elevated.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
         dist = change_distance(warped, image.pixels, judged, tolerance_px=tol_px)
         mask = change_mask(dist, judged, threshold=self.threshold, open_px=_odd(self.open_m / gsd),
                            close_px=_odd(self.close_m / gsd))
@@ -328,6 +350,7 @@ class ChangeDetector:
                 f"photo {view.photo_id} against reference {ref.photo_id}: {changed:.0%} of the common area "
                 f"changed (limit {self.max_changed_fraction:.0%}); registration or exposure is off")
         lab_now, lab_ref = _lab(image.pixels), _lab(warped)
+        green, green_ref = vegetation_mask(image.pixels), vegetation_mask(warped)
         ring_px = _odd(1.0 / gsd)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         min_px = min(c.min_area_m2 for c in self.categories.values() if c.enabled) / gsd ** 2 if any(
@@ -337,6 +360,10 @@ class ChangeDetector:
             if stats[i, cv2.CC_STAT_AREA] < 0.5 * min_px:
                 continue
             region = labels == i
+            if float(green[region].mean()) > self.max_vegetation_fraction:
+                continue  # foliage moved, grew or shows parallax: not a patrol category
+            if float(near_elevated[region].mean()) > 0.3 and float(green_ref[region].mean()) > self.max_vegetation_fraction:
+                continue  # ground a tree crown hid from the other viewpoint (occlusion)
             grown = cv2.dilate(region.astype(np.uint8), np.ones((ring_px, ring_px), np.uint8)) > 0
             ring = grown & ~region & valid
             if not ring.any():
@@ -345,6 +372,8 @@ class ChangeDetector:
             kind = "appeared" if gain >= 0 else "vanished"
             if kind == "vanished" and not self.report_vanished:
                 continue
+            if abs(gain) < self.min_contrast_gain:
+                continue  # stands out no more now than before: texture shuffle, not an object
             contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             contour = max(contours, key=cv2.contourArea)
             (_, _), (rw, rh), _ = cv2.minAreaRect(contour)

@@ -1,0 +1,104 @@
+"""Placing the real photo sets: georeferencing agreement between neighbours, turned images,
+ground elevation from overlapping photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vision.calibration import estimate_ground_elevation, ground_disagreement_m
+from vision.georef import CameraPose
+from vision.placement import match_neighbours
+
+BRIGHTON = "brighton_beach_dji_fc300s"
+GARFIELD = "garfield_park_sequoia_rgb"
+
+
+def _disagreement(placed) -> np.ndarray:
+    """Distances between the ground projections, from each photo, of features matched
+    between consecutive photos."""
+    rows = [r for r in placed["rows"] if r.id in placed["placements"]]
+    out = []
+    for m in match_neighbours(rows, placed["images"], placed["features"]):
+        a, b = placed["placements"][m.key_a], placed["placements"][m.key_b]
+        out.append(ground_disagreement_m(a.pose, a.intrinsics, m.pts_a_px, b.pose, b.intrinsics, m.pts_b_px))
+    return np.concatenate(out)
+
+
+def test_dji_neighbours_agree_on_the_ground(placed_sets):
+    placed = placed_sets(BRIGHTON)
+    assert not placed["errors"] and len(placed["placements"]) == 18
+    d = _disagreement(placed)
+    median, p90 = float(np.median(d)), float(np.percentile(d, 90))
+    print(f"\n{BRIGHTON}: {len(d)} matches, disagreement median {median:.2f} m, p90 {p90:.2f} m")
+    assert len(d) > 1000
+    assert median < 1.5  # measured 0.95 m at 40 m (issue #5 target: under 2 m)
+    assert p90 < 4.0  # measured 2.4 m: tree crowns 15-20 m tall stand off the ground plane
+
+
+def test_dji_turned_photos_are_found(placed_sets):
+    """DJI_0024..0029 were re-saved by Microsoft Windows Photo Viewer (EXIF Software) turned by
+    180 degrees; their XMP yaw still says -130 while the image motion says +50."""
+    placed = placed_sets(BRIGHTON)
+    turned = sorted(r.original_name for r in placed["rows"]
+                    if any("yaw + 180" in c for c in placed["placements"][r.id].corrections))
+    assert turned == [f"DJI_00{n}.JPG" for n in range(24, 30)]
+    assert any("6 photo(s) turned" in n for n in placed["notes"])
+
+
+def test_ground_elevation_estimate_matches_dji_relative_altitude(placed_sets):
+    """The DJI set knows its height (RelativeAltitude): the estimator, given only the GPS
+    altitude, must find the take-off ground elevation AbsoluteAltitude - RelativeAltitude."""
+    placed = placed_sets(BRIGHTON)
+    rows = placed["rows"]
+    truth = float(np.median([r.alt_amsl_m - r.alt_rel_m for r in rows]))
+    poses = {pid: pl.pose for pid, pl in placed["placements"].items()}
+    intr = {pid: pl.intrinsics for pid, pl in placed["placements"].items()}
+    matches = match_neighbours(rows, placed["images"], placed["features"])
+    est = estimate_ground_elevation(matches, poses, intr, {r.id: r.alt_amsl_m for r in rows})
+    print(f"\n{BRIGHTON}: ground {est.elevation_m:.1f} m estimated (spread {est.spread_m:.1f} m, "
+          f"{len(est.pair_elevations_m)} pairs), {truth:.1f} m from relative altitude")
+    assert est.elevation_m == pytest.approx(truth, abs=3.0)  # measured +1.3 m (tree crowns)
+
+
+def test_sequoia_set_is_placed_with_an_estimated_ground(placed_sets):
+    placed = placed_sets(GARFIELD)
+    assert not placed["errors"] and len(placed["placements"]) == 28
+    heights = [pl.pose.height_agl_m for pl in placed["placements"].values()]
+    sources = {pl.height_source for pl in placed["placements"].values()}
+    assert sources == {"ground_elevation_estimate"}
+    ground = {pl.ground_elevation_m for pl in placed["placements"].values()}
+    assert len(ground) == 1
+    d = _disagreement(placed)
+    median, p90 = float(np.median(d)), float(np.percentile(d, 90))
+    print(f"\n{GARFIELD}: ground {ground.pop():.1f} m, heights {min(heights):.0f}-{max(heights):.0f} m, "
+          f"{len(d)} matches, disagreement median {median:.2f} m, p90 {p90:.2f} m")
+    # The Sequoia's own IMU attitude is off by several degrees (pairs disagree by 1-40 m at
+    # ~100 m height); the bound records what the metadata allows, not a target.
+    assert 80.0 < min(heights) and max(heights) < 125.0
+    assert median < 30.0
+
+
+def test_unplaceable_photos_are_reported(placed_sets, photo_rows):
+    placed = placed_sets(BRIGHTON)
+    from vision.placement import place_photo_set
+
+    rows = photo_rows(BRIGHTON, ["DJI_0018.JPG", "DJI_0019.JPG", "DJI_0020.JPG"])
+    for i, r in enumerate(rows, start=101):
+        r.id = i
+    rows[0].lat_deg = None
+    rows[1].alt_rel_m = None
+    rows[1].alt_amsl_m = None
+    images = {r.id: placed["images"][j] for r, j in zip(rows, (1, 2, 3))}
+    features = {r.id: placed["features"][j] for r, j in zip(rows, (1, 2, 3))}
+    placements, errors = place_photo_set(rows, images, features)
+    assert set(placements) == {103}
+    assert "no position" in errors[101] and "DJI_0018.JPG" in errors[101]
+    assert "no height above ground" in errors[102]
+
+
+def test_pose_keeps_the_recorded_attitude(placed_sets):
+    placed = placed_sets(BRIGHTON)
+    row = next(r for r in placed["rows"] if r.original_name == "DJI_0018.JPG")
+    pose = placed["placements"][row.id].pose
+    assert pose == CameraPose(row.lat_deg, row.lon_deg, 39.8, 45.0, -89.9, 0.0)
