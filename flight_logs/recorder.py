@@ -6,6 +6,7 @@ arm/disarm (HEARTBEAT ``base_mode`` bit MAV_MODE_FLAG_SAFETY_ARMED), keeps a dec
 (one GLOBAL_POSITION_INT fix per ``track_interval_s`` of vehicle time; the full rate stays
 in the tlog), collects events (armed, disarmed, mode, mission_item_reached, statustext,
 home_set) and camera positions (CAMERA_FEEDBACK), and keeps the flight's summaries current.
+Everything is dated on the vehicle's clock (:class:`~flight_logs.timebase.VehicleClock`).
 :meth:`FlightRecorder.flush` writes what is pending with the caller's session.
 
 :class:`LinkRecorder` routes the messages of one link or log to one recorder per vehicle
@@ -105,7 +106,8 @@ class FlightRecorder:
     log_file_id : int, optional
         ``LogFile.id`` the flights are recorded in (set it before the first flush).
     track_interval_s : float
-        Decimation of the stored track, seconds of vehicle time between fixes (default 1).
+        Decimation of the stored track: the first fix in each interval of this many seconds
+        of vehicle time is kept (default 1 s), and the last fix before the disarm.
 
     Notes
     -----

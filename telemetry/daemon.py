@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 _BATCH = 2000                      # messages taken from one link per step, at most
 _STREAM_RETRY_S = 5.0              # re-ask for streams after this long without position data
 _HOME_RETRY_S = 2.0                # ask for HOME_POSITION this often until it comes
+_GCS_HEARTBEAT_S = 1.0
 
 
 @dataclass
@@ -62,6 +63,7 @@ class _Slot:
     states: dict[int, VehicleState] = field(default_factory=dict)
     asked_streams_s: dict[int, float] = field(default_factory=dict)
     asked_home_s: dict[int, float] = field(default_factory=dict)
+    errors: int = 0
 
 
 class Daemon:
@@ -114,6 +116,7 @@ class Daemon:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_flush_s: float | None = None
+        self._last_heartbeat_s = float("-inf")
         self._error: BaseException | None = None
         self.flush_errors = 0
 
@@ -185,8 +188,8 @@ class Daemon:
 
     # ------------------------------------------------------------------ the loop
     def wait_readable(self, timeout_s: float) -> None:
-        """Wait until a link may have data (the first link's descriptor when there are several
-        is not special: each is polled in :meth:`step`)."""
+        """Wait until some link may have data, at most ``timeout_s`` seconds (``select`` on the
+        links' descriptors; a short sleep for links without one)."""
         slots = list(self._slots.values())
         if len(slots) == 1:
             slots[0].link.wait_readable(timeout_s)
@@ -205,20 +208,38 @@ class Daemon:
         taken = 0
         now = self._clock()
         for slot in self._slots.values():
-            for _ in range(_BATCH):
-                got = slot.link.recv()
-                if got is None:
-                    break
-                taken += 1
-                self._dispatch(slot, got[0], got[1], now)
-            self._ask(slot, now)
+            try:
+                for _ in range(_BATCH):
+                    got = slot.link.recv()
+                    if got is None:
+                        break
+                    taken += 1
+                    self._dispatch(slot, got[0], got[1], now)
+                self._ask(slot, now)
+            except OSError as err:            # a link down (pymavlink reconnects TCP): keep the others going
+                slot.errors += 1
+                log.warning("telemetry daemon: link %s: %s", slot.url, err)
         if taken:
             with self._changed:
                 self._changed.notify_all()
+        if now - self._last_heartbeat_s >= _GCS_HEARTBEAT_S:
+            self._last_heartbeat_s = now
+            self._heartbeat()
         if now - self._last_flush_s >= self.flush_interval_s:
             self._last_flush_s = now
             self.flush()
         return taken
+
+    def _heartbeat(self) -> None:
+        """A ground station's HEARTBEAT on every link, once a second (as MAVProxy and QGC send):
+        a ``udpout:`` peer learns where to answer, and the vehicle that a GCS is there."""
+        for slot in self._slots.values():
+            try:
+                slot.link.send(slot.link.mav.heartbeat_encode(mavlink.MAV_TYPE_GCS, mavlink.MAV_AUTOPILOT_INVALID,
+                                                              0, 0, mavlink.MAV_STATE_ACTIVE))
+            except OSError as err:
+                slot.errors += 1
+                log.warning("telemetry daemon: link %s: %s", slot.url, err)
 
     def _dispatch(self, slot: _Slot, msg: Any, t_recv_s: float, now: float) -> None:
         if msg.get_type() == "BAD_DATA":

@@ -72,7 +72,7 @@ def fly_route(session_factory: sessionmaker, data_dir: Path, url: str, route_id:
     Returns
     -------
     dict
-        ``flight_id``, ``start``/``end`` (ISO 8601 UTC), ``duration_s``, ``distance_m``,
+        ``id`` (of the flight), ``route_id``, ``start``/``end`` (ISO 8601 UTC), ``duration_s``, ``distance_m``,
         ``max_alt_rel_m``, ``photo_count``, ``battery_used_pct``, ``track_points``,
         ``items_reached``, ``tlog`` (path under the data root).
 
@@ -106,7 +106,7 @@ def fly_route(session_factory: sessionmaker, data_dir: Path, url: str, route_id:
         flight.route_id = route_id
         log_file = session.get(LogFile, flight.log_file_id) if flight.log_file_id else None
         return {
-            "flight_id": flight.id, "route_id": route_id,
+            "id": flight.id, "route_id": route_id,
             "start": flight.start_utc.isoformat(), "end": flight.end_utc.isoformat() if flight.end_utc else None,
             "duration_s": flight.duration_s, "distance_m": flight.distance_m, "max_alt_rel_m": flight.max_alt_rel_m,
             "photo_count": flight.photo_count, "battery_used_pct": flight.battery_used_pct,

@@ -48,8 +48,14 @@ its ground point lies at range ``r = h tan a`` from the nadir point, and
 
 The errors add (roughly independently) as a root sum of squares. At nadir with 1 degree of
 tilt, 2 m of GNSS error and 1 m of height error, a 40 m photo places ground points to about
-2.1 m at the centre and 2.5 m at the corners. ``tests/vision/test_georef.py`` measures it: the
-same features seen in two overlapping photos are projected from each and compared.
+2.1 m at the centre and 2.5 m at the corners.
+
+Measured (``tests/vision/test_placement.py``: features matched between consecutive photos,
+projected from each photo, distance between the two ground points): DJI FC300S at 40 m,
+median 0.93 m, 90th percentile 2.4 m (the tail is tree crowns off the ground plane); this
+is the relative error between neighbours, blind to an error both photos share (the GNSS
+bias). Parrot Sequoia at ~100 m: median 18 m, 90th percentile 33 m - its recorded attitude
+is several degrees off, which at 100 m moves the ground by 10-30 m.
 """
 
 from __future__ import annotations

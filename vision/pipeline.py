@@ -264,6 +264,9 @@ def analyse_photos(
             for p, err in zip(group, pool.map(load, group)):
                 if err is not None:
                     problem(p, "read", err)
+        group = [p for p in group if p.id in cache.images]
+        if not group:
+            continue
         placements, errors = place_photo_set(
             group, cache.images, cache.features, camera_model=(cameras_by_set or {}).get(photo_set),
             ground_elevation_m=(ground_elevation_by_set or {}).get(photo_set), note=note)
@@ -274,7 +277,7 @@ def analyse_photos(
             elif p.id in errors:
                 problem(p, "georeference", errors[p.id])
         report.photos_georeferenced += len(placements)
-        say(f"{photo_set}: {len(placements)} of {len(group)} photos georeferenced")
+        say(f"{photo_set}: {len(placements)} of {len(group)} readable photos georeferenced")
     session.flush()
 
     # candidate references: this run's placed photos and those placed by earlier runs

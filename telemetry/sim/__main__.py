@@ -17,7 +17,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", help="tcpin:HOST:PORT (like SITL's 5760) or udpin:HOST:PORT")
     parser.add_argument("--out", help="udpout:HOST:PORT of a ground station")
     parser.add_argument("--sysid", type=int, default=1, help="MAVLink system id")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="set an ArduCopter parameter, e.g. WPNAV_SPEED=500 (repeatable)")
     args = parser.parse_args(argv)
+    params = {}
+    for text in args.param:
+        name, _, value = text.partition("=")
+        try:
+            params[name.strip().upper()] = float(value)
+        except ValueError:
+            parser.error(f"--param {text!r}: give NAME=VALUE")
     try:
         lat, lon, alt = (float(v) for v in args.home.split(","))
     except ValueError:
@@ -29,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         print("simulated ArduCopter on " + " ".join(addresses), flush=True)
 
     run_sim((lat, lon, alt), speedup=args.speedup, listen=args.listen, out=args.out, system_id=args.sysid,
-            ready=ready)
+            ready=ready, params=params)
     return 0
 
 

@@ -31,6 +31,7 @@ _EKF_READY = (_S.EKF_ATTITUDE | _S.EKF_VELOCITY_HORIZ | _S.EKF_VELOCITY_VERT | _
               | _S.EKF_POS_HORIZ_ABS | _S.EKF_POS_VERT_ABS | _S.EKF_PRED_POS_HORIZ_REL | _S.EKF_PRED_POS_HORIZ_ABS)
 _EKF_GPS = _S.EKF_ATTITUDE | _S.EKF_VELOCITY_HORIZ | _S.EKF_VELOCITY_VERT | _S.EKF_POS_VERT_ABS | _S.EKF_CONST_POS_MODE
 _FULL_VOLTAGE_MV = 12600
+_HJ_PER_MAH = 3.6 * 12.6 / 100     # energy_consumed (hJ) of a mAh at the 3S pack's 12.6 V
 
 
 def _boot_ms(v: SimVehicle) -> int:
@@ -93,7 +94,7 @@ def sys_status(mav: Any, v: SimVehicle) -> Any:
 def battery_status(mav: Any, v: SimVehicle) -> Any:
     return mav.battery_status_encode(
         0, _S.MAV_BATTERY_FUNCTION_UNKNOWN, _S.MAV_BATTERY_TYPE_UNKNOWN, 32767, [65535] * 10,
-        int(round(v.current_a * 100)), int(v.battery_used_mah), int(v.battery_used_mah * 0.0453 * 10),
+        int(round(v.current_a * 100)), int(v.battery_used_mah), int(v.battery_used_mah * _HJ_PER_MAH),
         v.battery_remaining_pct, 0, _S.MAV_BATTERY_CHARGE_STATE_OK)
 
 

@@ -22,7 +22,7 @@ from typing import Callable
 
 from telemetry.errors import TelemetryError
 from telemetry.sim.protocol import Channel, SimProtocol
-from telemetry.sim.vehicle import SimConfig, SimVehicle
+from telemetry.sim.vehicle import DEFAULT_PARAMS, SimConfig, SimVehicle
 
 __all__ = ["SimServer", "parse_endpoint", "run_sim"]
 
@@ -63,10 +63,12 @@ class SimServer:
         MAVLink system id of the vehicle.
     config : dict, optional
         Overrides of :class:`~telemetry.sim.vehicle.SimConfig` timeline fields.
+    params : dict, optional
+        ArduCopter parameters to set (names of :data:`~telemetry.sim.vehicle.DEFAULT_PARAMS`).
     """
 
     def __init__(self, home: tuple[float, float, float], *, speedup: float = 1.0, endpoints: list[str],
-                 system_id: int = 1, config: dict | None = None) -> None:
+                 system_id: int = 1, config: dict | None = None, params: dict[str, float] | None = None) -> None:
         if not endpoints:
             raise TelemetryError("the simulator needs an endpoint (--listen tcpin:... or --out udpout:...)")
         if speedup <= 0:
@@ -75,6 +77,10 @@ class SimServer:
         self.speedup = float(speedup)
         self.system_id = system_id
         self._config = config or {}
+        self._params = dict(params or {})
+        unknown = set(self._params) - set(DEFAULT_PARAMS)
+        if unknown:
+            raise TelemetryError(f"unknown simulator parameter(s): {', '.join(sorted(unknown))}")
         self.protocol: SimProtocol | None = None
         self.addresses: list[str] = []
         self._listeners: list[socket.socket] = []
@@ -109,8 +115,7 @@ class SimServer:
         lat, lon, alt = self.home
         cfg = SimConfig(home_lat_deg=lat, home_lon_deg=lon, home_alt_amsl_m=alt, utc_at_boot_s=time.time(),
                         **self._config)
-        vehicle = SimVehicle(cfg)
-        vehicle.params["SYSID_THISMAV"] = self.system_id
+        vehicle = SimVehicle(cfg, {**DEFAULT_PARAMS, **self._params, "SYSID_THISMAV": self.system_id})
         self.protocol = SimProtocol(vehicle, system_id=self.system_id)
         self._wall0 = time.monotonic()
         for sock, (_, dest) in list(self._udp.items()):
@@ -206,7 +211,8 @@ class SimServer:
 
 def run_sim(home: tuple[float, float, float], *, speedup: float = 1.0, listen: str | None = None,
             out: str | None = None, stop: threading.Event | None = None, system_id: int = 1,
-            ready: Callable[[list[str]], None] | None = None, config: dict | None = None) -> None:
+            ready: Callable[[list[str]], None] | None = None, config: dict | None = None,
+            params: dict[str, float] | None = None) -> None:
     """Run the simulated ArduCopter until ``stop`` is set (or SIGTERM/SIGINT when none is given).
 
     Parameters
@@ -227,16 +233,19 @@ def run_sim(home: tuple[float, float, float], *, speedup: float = 1.0, listen: s
         Called with the open addresses (``"tcpin:127.0.0.1:5760"``...).
     config : dict, optional
         :class:`~telemetry.sim.vehicle.SimConfig` overrides (``prearm_ok_s``...).
+    params : dict, optional
+        ArduCopter parameters (``{"WPNAV_SPEED": 500}``...).
 
     Raises
     ------
     TelemetryError
-        No or bad endpoint.
+        No or bad endpoint, unknown parameter.
     OSError
         A socket cannot be opened (port in use).
     """
     endpoints = [url for url in (listen, out) if url]
-    server = SimServer(home, speedup=speedup, endpoints=endpoints, system_id=system_id, config=config)
+    server = SimServer(home, speedup=speedup, endpoints=endpoints, system_id=system_id, config=config,
+                       params=params)
     own_signals = stop is None
     stop = stop or threading.Event()
     previous = {}

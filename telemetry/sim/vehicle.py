@@ -25,6 +25,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from flight_logs.modes import mode_name, mode_number
 from missions.items import MissionItem
 from patrol.geodesy import LocalProjection
+from telemetry.sim.auto import AutoMission
 
 __all__ = ["SimConfig", "SimVehicle", "DEFAULT_PARAMS"]
 
@@ -38,27 +39,19 @@ _POSITION_MODES = {_M[n] for n in ("AUTO", "GUIDED", "LOITER", "RTL", "CIRCLE", 
                                    "BRAKE", "SMART_RTL")}
 _FLOWN = set(_M.values())
 
-#: ArduCopter parameters the simulation honours or reports (ArduPilot names and units).
+#: ArduCopter parameters the simulation honours or reports (ArduPilot names and units). As
+#: SITL's defaults except BATT_CAPACITY: 16 Ah at the ~28 A hover current gives the half-hour
+#: endurance of a patrol quad (SITL's 3.3 Ah lasts about 7 min; ``--param BATT_CAPACITY=3300``).
 DEFAULT_PARAMS: dict[str, float] = {
     "SYSID_THISMAV": 1, "FRAME_CLASS": 1, "FRAME_TYPE": 0,
     "WPNAV_SPEED": 1000, "WPNAV_SPEED_UP": 250, "WPNAV_SPEED_DN": 150, "WPNAV_ACCEL": 250,
     "WPNAV_RADIUS": 200, "LAND_SPEED": 50, "LAND_ALT_LOW": 1000, "RTL_ALT": 1500,
-    "RTL_LOIT_TIME": 5000, "DISARM_DELAY": 10, "BATT_CAPACITY": 3300, "BATT_MONITOR": 4,
+    "RTL_LOIT_TIME": 5000, "DISARM_DELAY": 10, "BATT_CAPACITY": 16000, "BATT_MONITOR": 4,
     "CAM1_TYPE": 1, "ARMING_CHECK": 1, "WP_YAW_BEHAVIOR": 2, "ANGLE_MAX": 3000,
     "SR0_EXT_STAT": 0, "SR0_POSITION": 0, "SR0_EXTRA1": 0, "SR0_EXTRA2": 0, "SR0_EXTRA3": 0,
     "SR0_RC_CHAN": 0, "SR0_RAW_SENS": 0,
 }
 
-_ITEM_NAMES = {
-    mavlink.MAV_CMD_NAV_WAYPOINT: "WP", mavlink.MAV_CMD_NAV_TAKEOFF: "Takeoff",
-    mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH: "RTL", mavlink.MAV_CMD_NAV_LAND: "Land",
-    mavlink.MAV_CMD_NAV_LOITER_UNLIM: "LoitUnlim", mavlink.MAV_CMD_NAV_LOITER_TIME: "LoitTime",
-    mavlink.MAV_CMD_DO_CHANGE_SPEED: "ChangeSpeed", mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST: "SetCamTrigDst",
-    mavlink.MAV_CMD_DO_SET_ROI_LOCATION: "SetROI", mavlink.MAV_CMD_DO_SET_ROI: "SetROI",
-    mavlink.MAV_CMD_DO_SET_ROI_NONE: "SetROI", mavlink.MAV_CMD_DO_DIGICAM_CONTROL: "DigiCamCtrl",
-}
-_NAV_GOTO = {mavlink.MAV_CMD_NAV_WAYPOINT, mavlink.MAV_CMD_NAV_LOITER_TIME, mavlink.MAV_CMD_NAV_LOITER_UNLIM,
-             mavlink.MAV_CMD_NAV_SPLINE_WAYPOINT}
 _YAW_RATE_DEG_S = 90.0
 _PITCH_PER_M_S = 3.05
 _HOVER_CURRENT_A = 28.0
@@ -94,7 +87,7 @@ class SimConfig:
     prearm_report_s: float = 30.0
 
 
-class SimVehicle:
+class SimVehicle(AutoMission):
     """A simulated ArduCopter quad, advanced with :meth:`step`.
 
     Commands return a MAV_RESULT; what the vehicle says unprompted (STATUSTEXT,
@@ -464,111 +457,3 @@ class SimVehicle:
                 self._rtl_phase, self._hold_until = "loiter", self.t_s + self.params["RTL_LOIT_TIME"] / 1000.0
         if self._rtl_phase == "loiter" and self.t_s >= self._hold_until:
             self._rtl_phase, self._landing = "land", True
-
-    # ------------------------------------------------------------------ AUTO
-    def _start_mission(self) -> None:
-        if self.mission_state in (mavlink.MISSION_STATE_COMPLETE, mavlink.MISSION_STATE_NOT_STARTED) \
-                or not 0 < self.mission_seq < len(self.mission):
-            self.mission_seq = 1
-        self.mission_state = mavlink.MISSION_STATE_ACTIVE
-        self._begin_item()
-
-    def _begin_item(self) -> None:
-        """Start mission item ``mission_seq``, running DO items at once until a NAV item."""
-        while 0 < self.mission_seq < len(self.mission):
-            item = self.mission[self.mission_seq]
-            self.say(6, f"Mission: {self.mission_seq} {_ITEM_NAMES.get(item.command, 'Cmd')}")
-            if item.command < mavlink.MAV_CMD_NAV_LAST:
-                self._item_done = False
-                self._landing, self._rtl_phase, self._hold_until = False, None, None
-                self._start_nav(item)
-                return
-            self._do(item)
-            self.mission_seq += 1
-        self.mission_state = mavlink.MISSION_STATE_COMPLETE
-        self._item_done = True
-        self._target_xy, self._target_alt = (self.x_m, self.y_m), self.alt_rel_m
-
-    def _xy_alt(self, item: MissionItem) -> tuple[tuple[float, float], float]:
-        if item.lat_deg == 0.0 and item.lon_deg == 0.0:
-            xy = (self.x_m, self.y_m)
-        else:
-            xy = self.proj.to_xy(item.lon_deg, item.lat_deg)
-        alt = item.alt_m
-        if item.frame in (mavlink.MAV_FRAME_GLOBAL, mavlink.MAV_FRAME_GLOBAL_INT):
-            alt = item.alt_m - (self.home_amsl_m or self.ground_amsl_m)
-        if item.alt_m == 0.0 and item.command != mavlink.MAV_CMD_NAV_LAND:
-            alt = self.alt_rel_m
-        return xy, alt
-
-    def _start_nav(self, item: MissionItem) -> None:
-        cmd = item.command
-        if cmd == mavlink.MAV_CMD_NAV_TAKEOFF:
-            self._target_xy, self._target_alt = (self.x_m, self.y_m), max(item.alt_m, self.alt_rel_m)
-            self.flying = True
-        elif cmd in _NAV_GOTO:
-            self._target_xy, self._target_alt = self._xy_alt(item)
-        elif cmd == mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH:
-            self._rtl_phase = "climb"
-        elif cmd == mavlink.MAV_CMD_NAV_LAND:
-            xy, _ = self._xy_alt(item)
-            self._target_xy, self._target_alt = xy, self.alt_rel_m
-            self._rtl_phase = "land_goto"
-        else:                                   # a NAV command the simulation does not fly
-            self._target_xy, self._target_alt = (self.x_m, self.y_m), self.alt_rel_m
-            self._item_done = True
-
-    def _auto(self) -> None:
-        if self.mission_state != mavlink.MISSION_STATE_ACTIVE or not 0 < self.mission_seq < len(self.mission):
-            return
-        item = self.mission[self.mission_seq]
-        cmd = item.command
-        if cmd == mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH:
-            self._rtl()
-            return                                # ends when landed (_landed)
-        if cmd == mavlink.MAV_CMD_NAV_LAND:
-            if self._rtl_phase == "land_goto" and self._at_target():
-                self._rtl_phase, self._landing = "land", True
-            return
-        if not self._item_done:
-            if cmd == mavlink.MAV_CMD_NAV_TAKEOFF:
-                self._item_done = self.alt_rel_m >= self._target_alt - 1.0
-            elif cmd in _NAV_GOTO and self._at_target():
-                if cmd == mavlink.MAV_CMD_NAV_LOITER_UNLIM:
-                    return
-                hold = item.param1 if cmd in (mavlink.MAV_CMD_NAV_WAYPOINT, mavlink.MAV_CMD_NAV_LOITER_TIME) else 0
-                if self._hold_until is None:
-                    self._hold_until = self.t_s + max(0.0, hold or 0.0)
-                self._item_done = self.t_s >= self._hold_until
-            if not self._item_done:
-                return
-        self._reached(self.mission_seq, text=cmd != mavlink.MAV_CMD_NAV_TAKEOFF)
-        self.mission_seq += 1
-        self._begin_item()
-
-    def _at_target(self) -> bool:
-        tx, ty = self._target_xy
-        radius = self.params["WPNAV_RADIUS"] / 100.0
-        return (math.hypot(tx - self.x_m, ty - self.y_m) <= radius
-                and abs((self._target_alt or 0.0) - self.alt_rel_m) <= 1.0)
-
-    def _reached(self, seq: int, *, text: bool) -> None:
-        self.outbox.append(("mission_item_reached", seq))
-        if text:
-            self.say(6, f"Reached command #{seq}")
-
-    def _do(self, item: MissionItem) -> None:
-        cmd = item.command
-        if cmd == mavlink.MAV_CMD_DO_CHANGE_SPEED and item.param2 > 0:
-            self.speed_m_s = float(item.param2)
-        elif cmd == mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST:
-            self.trigg_dist_m = max(0.0, float(item.param1))
-            self.last_photo_xy = (self.x_m, self.y_m)
-            if item.param3 == 1:
-                self.take_photo()
-        elif cmd == mavlink.MAV_CMD_DO_DIGICAM_CONTROL:
-            self.take_photo()
-        elif cmd in (mavlink.MAV_CMD_DO_SET_ROI_LOCATION, mavlink.MAV_CMD_DO_SET_ROI):
-            self.roi_xy = self.proj.to_xy(item.lon_deg, item.lat_deg) if (item.lat_deg or item.lon_deg) else None
-        elif cmd == mavlink.MAV_CMD_DO_SET_ROI_NONE:
-            self.roi_xy = None

@@ -62,7 +62,7 @@ def test_flight_track_events_photos_and_tlog_are_stored(flown, session_factory, 
         assert vehicle.key == f"{link}#1" and vehicle.mav_type == 2 and vehicle.autopilot == 3
         (flight,) = session.scalars(sa.select(Flight)).all()
         assert flight.end_utc is not None and flight.route_id == result["route_id"]
-        assert result["flight_id"] == flight.id and result["duration_s"] == flight.duration_s
+        assert result["id"] == flight.id and result["duration_s"] == flight.duration_s
         assert result["track_points"] == len(flight.track) and result["photo_count"] == flight.photo_count
         # archived on the vehicle clock: the simulated duration, about SPEEDUP x the wall time
         assert flight.duration_s == pytest.approx((wall["disarmed"] - wall["armed"]) * SPEEDUP, rel=0.25)

@@ -155,3 +155,11 @@ def test_auto_refused_without_mission():
     assert v.set_mode(mode_number(QUAD, "AUTO")) == mavlink.MAV_RESULT_FAILED
     assert v.set_mode(99) == mavlink.MAV_RESULT_FAILED
     assert math.isclose(v.yaw_deg, 90.0)
+
+
+def test_unknown_parameter_is_refused():
+    from telemetry.errors import TelemetryError
+    from telemetry.sim import SimServer
+
+    with pytest.raises(TelemetryError, match="NOT_A_PARAM"):
+        SimServer(HOME, endpoints=["udpout:127.0.0.1:9"], params={"NOT_A_PARAM": 1.0})

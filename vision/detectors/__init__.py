@@ -7,7 +7,8 @@ Importing this package registers the built-in detectors: ``change`` (between pas
 from vision.detectors.base import (CATEGORIES, CategoryConfig, Detection, DetectionContext, Detector,
                                    PhotoView, detection_from_contour, detector_names, get_detector,
                                    merge_category_config, register)
-from vision.detectors.change import ChangeDetector, ChangeRule, change_distance, change_mask
+from vision.detectors.change import ChangeDetector, ChangeRule
+from vision.detectors.change_maps import change_distance, change_mask
 from vision.detectors.colour import ColourRule, ColourRuleDetector
 
 __all__ = [

@@ -42,7 +42,6 @@ import numpy as np
 
 from vision.detectors.base import (CategoryConfig, Detection, DetectionContext, detection_from_contour,
                                    merge_category_config, register)
-from vision.detectors.change import vegetation_mask
 from vision.images import PhotoImage
 
 __all__ = ["ColourRule", "ColourRuleDetector", "DEFAULT_COLOUR_RULES"]
