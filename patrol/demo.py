@@ -36,6 +36,7 @@ CAMERA = "dji-phantom4pro"
 SURVEY_ALT_REL_M = 80.0
 CORRIDOR_ALT_REL_M = 80.0
 ORBIT_ALT_REL_M = 60.0
+SIM_VEHICLE_NAME = "simulated ArduCopter (demo)"
 # Bundled photo sets and the UTC offset of their camera clocks where EXIF has local time only:
 # the DJI set was shot in Duluth in June (CDT, UTC-5; the shadows agree, see the photo tests).
 PHOTO_SETS = (("brighton_beach_dji_fc300s", -5.0), ("garfield_park_sequoia_rgb", None),
@@ -210,8 +211,9 @@ def _fly(Session, data_dir: Path, route_id: int, connect: str | None, speedup: f
          progress: _Progress) -> dict:
     from telemetry.routes import fly_route
 
-    sim = None
+    sim, options = None, {}
     if connect is None:
+        options["vehicle_name"] = SIM_VEHICLE_NAME  # one vehicle across runs, whatever the port
         port = _free_udp_port()
         connect = f"udpin:127.0.0.1:{port}"
         lat, lon, alt = DEMO_HOME
@@ -221,7 +223,7 @@ def _fly(Session, data_dir: Path, route_id: int, connect: str | None, speedup: f
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         return fly_route(Session, data_dir, connect, route_id,
-                         progress=lambda text: progress.say(f"      {text}"))
+                         progress=lambda text: progress.say(f"      {text}"), **options)
     finally:
         if sim is not None:
             sim.terminate()
