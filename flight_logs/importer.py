@@ -56,8 +56,8 @@ def _expand(paths: Iterable[Path]) -> list[tuple[str, Path]]:
 
 
 def import_paths(session_factory: sessionmaker, data_dir: Path, paths: Iterable[Path], *,
-                 local_utc_offset_h: float | None = None, clock_offset_s: float = 0.0,
-                 progress: Callable[[str], None] | None = None) -> list[dict]:
+                 photo_set: str | None = None, local_utc_offset_h: float | None = None,
+                 clock_offset_s: float = 0.0, progress: Callable[[str], None] | None = None) -> list[dict]:
     """Import files and folders into the archive; one result dict per log or photo folder.
 
     Folders are searched for ``.tlog`` files and for folders holding JPEGs. Logs are imported
@@ -72,6 +72,8 @@ def import_paths(session_factory: sessionmaker, data_dir: Path, paths: Iterable[
         The data root.
     paths : iterable of Path
         Files and folders.
+    photo_set : str, optional
+        Name of the photo set for every photo folder found (default: each folder's name).
     local_utc_offset_h : float, optional
         UTC offset (hours) of photo clocks that record local time without a zone (DJI).
     clock_offset_s : float
@@ -98,7 +100,8 @@ def import_paths(session_factory: sessionmaker, data_dir: Path, paths: Iterable[
                                   flights=[flight_summary(f) for f in r.flights],
                                   already_imported=r.already_imported)
                 elif kind == "photos":
-                    r = import_photo_folder(session, data_dir, path, clock_offset_s=clock_offset_s,
+                    r = import_photo_folder(session, data_dir, path, photo_set=photo_set,
+                                            clock_offset_s=clock_offset_s,
                                             local_utc_offset_h=local_utc_offset_h)
                     result.update(photos=len(r.photos), new=r.new_count, located=r.located_count,
                                   skipped=[list(s) for s in r.skipped], warnings=r.warnings)

@@ -37,10 +37,20 @@ SURVEY_ALT_REL_M = 80.0
 CORRIDOR_ALT_REL_M = 80.0
 ORBIT_ALT_REL_M = 60.0
 SIM_VEHICLE_NAME = "simulated ArduCopter (demo)"
-# Bundled photo sets and the UTC offset of their camera clocks where EXIF has local time only:
-# the DJI set was shot in Duluth in June (CDT, UTC-5; the shadows agree, see the photo tests).
-PHOTO_SETS = (("brighton_beach_dji_fc300s", -5.0), ("garfield_park_sequoia_rgb", None),
-              ("cuav_exif_samples", None))
+# Bundled photo sets: (folder, photo set name, UTC offset of the camera clock where EXIF has
+# local time only). The DJI set was shot in Duluth in June (CDT, UTC-5; the shadows agree).
+PHOTO_SETS = (
+    ("photos/brighton_beach_dji_fc300s", "brighton_beach_dji_fc300s", -5.0),
+    ("photos/garfield_park_sequoia_rgb", "garfield_park_sequoia_rgb", None),
+    ("photos/cuav_exif_samples", "cuav_exif_samples", None),
+    ("telemetry/cuav_sitl_plane_with_images/images", "cuav_sitl_plane_images", None),
+)
+# What the cuav photos' EXIF does not say. The SITL images are 1640x1232 frames of the
+# Raspberry Pi camera v2 (Sony IMX219) that tridge/cuav calibrated in
+# cuav/data/PiCamV2/params_half.json; the two EXIF samples (820x616, a quarter frame) are
+# assumed to come from the same camera. cuav's tests state their altitudes are above ground.
+CAMERAS_BY_SET = {"cuav_sitl_plane_images": "IMX219", "cuav_exif_samples": "IMX219"}
+GROUND_ELEVATION_BY_SET = {"cuav_exif_samples": 0.0}
 
 
 def _data_file(package: str, *parts: str) -> Path:
@@ -86,8 +96,12 @@ class DemoReport:
                              f" {len(i['flights'])} flight(s)")
         a = self.analysis
         if a:
-            lines.append(f"  detect: {a['photos']} photos georeferenced, {a['detections']} detections,"
-                         f" {a['findings']} findings ({a['errors']} photo errors)")
+            lines.append(f"  detect: {a['photos_georeferenced']} photos georeferenced, "
+                         f"{a['photos_compared']} compared with an earlier pass, {a['detections']} "
+                         f"detections, {a['findings_new']} new findings, {a['photos_per_s']:.1f} photos/s")
+            if a["problems"]:
+                lines.append(f"  detect: {len(a['problems'])} photo(s) with a problem, first: "
+                             f"{a['problems'][0]['name']}: {a['problems'][0]['message']}")
         t = self.totals
         lines.append(f"  archive: {t.get('flights', 0)} flights, {t.get('photos', 0)} photos, "
                      f"{t.get('findings', 0)} findings awaiting review, {t.get('squads', 0)} squads")
@@ -222,8 +236,7 @@ def _fly(Session, data_dir: Path, route_id: int, connect: str | None, speedup: f
              "--speedup", str(speedup), "--out", f"udpout:127.0.0.1:{port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        return fly_route(Session, data_dir, connect, route_id,
-                         progress=lambda text: progress.say(f"      {text}"), **options)
+        return fly_route(Session, data_dir, connect, route_id, progress=_FlightLines(progress), **options)
     finally:
         if sim is not None:
             sim.terminate()
@@ -233,15 +246,32 @@ def _fly(Session, data_dir: Path, route_id: int, connect: str | None, speedup: f
                 sim.kill()
 
 
+class _FlightLines:
+    """Progress of a flight in a few lines: every step and warning, each 10th item reached."""
+
+    def __init__(self, progress: _Progress):
+        self.progress, self.reached = progress, 0
+
+    def __call__(self, text: str) -> None:
+        if text.startswith(("vehicle: Mission:", "vehicle: Reached command")):
+            return
+        if text.startswith("mission item "):
+            self.reached += 1
+            if self.reached % 10:
+                return
+            text = f"{text} ({self.reached} waypoints so far)"
+        self.progress.say(f"      {text}")
+
+
 def _import(Session, data_dir: Path, progress: _Progress) -> list[dict]:
     from flight_logs.importer import import_paths
 
     samples = _data_file("flight_logs", "samples")
     say = lambda text: progress.say(f"      {text}")
     # Logs first: the cuav SITL images have no EXIF and are geotagged from that log's track.
-    results = import_paths(Session, data_dir, [samples / "telemetry"], progress=say)
-    for folder, utc_offset_h in PHOTO_SETS:
-        results += import_paths(Session, data_dir, [samples / "photos" / folder],
+    results = import_paths(Session, data_dir, sorted((samples / "telemetry").glob("*/*.tlog")), progress=say)
+    for folder, photo_set, utc_offset_h in PHOTO_SETS:
+        results += import_paths(Session, data_dir, [samples / folder], photo_set=photo_set,
                                 local_utc_offset_h=utc_offset_h, progress=say)
     for r in results:
         r["path"] = Path(r["path"]).relative_to(samples).as_posix()
@@ -252,7 +282,9 @@ def _detect(Session, data_dir: Path, progress: _Progress) -> dict:
     from vision import analyse_photos
 
     with Session.begin() as session:
-        report = analyse_photos(session, data_dir, progress=lambda t: progress.say(f"      {t}"))
+        report = analyse_photos(session, data_dir, cameras_by_set=CAMERAS_BY_SET,
+                                ground_elevation_by_set=GROUND_ELEVATION_BY_SET,
+                                progress=lambda t: progress.say(f"      {t}"))
     return report.as_dict()
 
 

@@ -98,7 +98,7 @@ def test_every_bundled_log_and_photo_imported(demo_run, samples):
 
 def test_findings_located_with_evidence(demo_run):
     data_dir, report, engine = demo_run
-    assert report["analysis"]["photos"] == report["totals"]["photos"]
+    assert report["analysis"]["photos_georeferenced"] == report["totals"]["photos"]
     with engine.connect() as c:
         findings = c.execute(sa.select(Finding)).all()
     assert findings, "the detectors found nothing in the bundled photos"

@@ -17,7 +17,8 @@ class Finding(Base):
     """A problem on the ground, seen in one or more photos (its detections).
 
     ``status``: ``"new"`` (awaiting review), ``"confirmed"`` or ``"rejected"``.
-    ``evidence_path`` is the crop relative to the data root, named by its content hash.
+    ``reviewed_at`` is when a supervisor confirmed or rejected it (who, and why, are in the
+    console's audit trail). ``evidence_path`` is the crop relative to the data root, named by its content hash.
     Position WGS84 degrees; ``radius_m`` is the merge radius used.
     """
 
@@ -35,7 +36,6 @@ class Finding(Base):
     seen_count: Mapped[int] = mapped_column(default=1)
     evidence_path: Mapped[Optional[str]] = mapped_column(sa.String(500))
     polygon: Mapped[Optional[dict[str, Any]]]  # GeoJSON Polygon, WGS84
-    reviewed_by: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user.id"))
     reviewed_at: Mapped[Optional[dt.datetime]]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

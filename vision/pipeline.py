@@ -102,14 +102,10 @@ class AnalysisReport:
         return self.photos_total / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-ready): every field, ``photos_per_s``, and the short summary keys
-        ``photos`` (georeferenced), ``findings`` (new) and ``errors`` (photos with problems)."""
+        """Plain dict (JSON-ready): every field and ``photos_per_s``."""
         out = asdict(self)
         out["photos_per_s"] = round(self.photos_per_s, 2)
         out["seconds"] = round(self.seconds, 2)
-        out["photos"] = self.photos_georeferenced
-        out["findings"] = self.findings_new
-        out["errors"] = len({p.photo_id for p in self.problems})
         return out
 
 

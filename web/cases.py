@@ -253,7 +253,6 @@ def open_case_from_finding(session: Session, finding: Finding, user: User, *,
     cat = CATEGORIES[category] if category is not None else category_for(finding.category)
     squad = squad_for_point(session, finding.lon_deg, finding.lat_deg)
     finding.status = "confirmed"
-    finding.reviewed_by = user.id
     finding.reviewed_at = now
     case = Case(
         code=new_case_code(session, now),
@@ -294,7 +293,6 @@ def reject_finding(session: Session, finding: Finding, user: User, note: str, *,
     _check_reviewer(user, "reject findings")
     _check_new(finding)
     finding.status = "rejected"
-    finding.reviewed_by = user.id
     finding.reviewed_at = now
     entry = AuditEvent(at=now, user_id=user.id, action="finding.reject", target_type="finding",
                        target_id=finding.id, note=note, data={"category": finding.category})

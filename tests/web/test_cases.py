@@ -76,8 +76,9 @@ def test_confirming_a_finding_files_a_case(session, world):
     assert case.squad_id == world.squads["danghu"]
     assert case.deadline_utc == NOW + dt.timedelta(hours=CATEGORIES["exposed_garbage"].time_limit_h)
     assert (case.lon_deg, case.lat_deg) == IN_DANGHU
-    assert finding.status == "confirmed" and finding.reviewed_by == supervisor.id
-    assert finding.reviewed_at == NOW
+    assert finding.status == "confirmed" and finding.reviewed_at == NOW
+    review = session.scalars(sa.select(AuditEvent).where(AuditEvent.target_id == finding.id)).one()
+    assert (review.action, review.user_id, review.target_type) == ("finding.confirm", supervisor.id, "finding")
     [event] = session.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case.id)).all()
     assert (event.from_status, event.to_status, event.user_id, event.at, event.note) == \
         (None, "filed", supervisor.id, NOW, "seen from the bridge")
@@ -125,7 +126,7 @@ def test_reject_records_who_and_why(session, world):
     finding = session.get(Finding, world.findings["zhongdai"])
     entry = reject_finding(session, finding, supervisor, "shadow of a tree", now=NOW)
     session.commit()
-    assert finding.status == "rejected" and finding.reviewed_by == supervisor.id
+    assert finding.status == "rejected" and finding.reviewed_at == NOW
     stored = session.get(AuditEvent, entry.id)
     assert (stored.action, stored.target_id, stored.note, stored.at) == \
         ("finding.reject", finding.id, "shadow of a tree", NOW)
