@@ -23,7 +23,7 @@ from missions.camera import Camera
 from missions.errors import MissionError
 from missions.plan import RouteBuilder, RoutePlan, footprint_rectangles
 from missions.routing import FreeSpace
-from missions.survey import resolve_camera
+from missions.survey import camera_stats, resolve_camera
 from patrol.geodesy import LocalProjection
 
 __all__ = ["plan_corridor"]
@@ -171,13 +171,8 @@ def plan_corridor(line: AreaSpec | BaseGeometry, width_m: float, camera: Camera 
                                    else shapely.Point(p[0]).buffer(0.5 * spacing)
                                    for p in builder.passes])
     stats = builder.base_stats()
+    stats.update(camera_stats(cam))
     stats.update({
-        "gsd_cm_px": None if cam["gsd_cm_px"] is None else round(cam["gsd_cm_px"], 3),
-        "line_spacing_m": round(spacing, 2),
-        "trigger_distance_m": None if cam["trigger_distance_m"] is None
-        else round(cam["trigger_distance_m"], 2),
-        "footprint_across_m": None if footprint is None else round(footprint[0], 2),
-        "footprint_along_m": None if footprint is None else round(footprint[1], 2),
         "coverage_fraction": round(target.intersection(cover).area / target.area, 5),
         "area_m2": round(target.area, 1),
         "passes": n,

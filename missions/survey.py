@@ -83,6 +83,21 @@ def resolve_camera(camera: Camera | None, *, alt_rel_m: float | None, gsd_cm_px:
             "trigger_distance_m": trigger, "footprint_m": footprint, "gsd_cm_px": gsd}
 
 
+def camera_stats(cam: dict[str, Any]) -> dict[str, float | None]:
+    """The camera figures of a plan's statistics (from :func:`resolve_camera`), rounded:
+    ``gsd_cm_px``, ``line_spacing_m``, ``trigger_distance_m``, ``footprint_across_m`` and
+    ``footprint_along_m`` (None where no camera was given)."""
+    footprint = cam["footprint_m"]
+    rounded = lambda v, nd: None if v is None else round(v, nd)
+    return {
+        "gsd_cm_px": rounded(cam["gsd_cm_px"], 3),
+        "line_spacing_m": round(cam["line_spacing_m"], 2),
+        "trigger_distance_m": rounded(cam["trigger_distance_m"], 2),
+        "footprint_across_m": None if footprint is None else round(footprint[0], 2),
+        "footprint_along_m": None if footprint is None else round(footprint[1], 2),
+    }
+
+
 def _polygons(geom: BaseGeometry) -> list[Polygon]:
     if isinstance(geom, Polygon):
         return [] if geom.is_empty else [geom]
@@ -205,13 +220,8 @@ def plan_survey(area: AreaSpec | BaseGeometry, camera: Camera | None = None, *,
 
     coverage = target.intersection(covered_world(best, spec)).area / target.area
     stats = builder.base_stats()
+    stats.update(camera_stats(cam))
     stats.update({
-        "gsd_cm_px": None if cam["gsd_cm_px"] is None else round(cam["gsd_cm_px"], 3),
-        "line_spacing_m": round(spacing, 2),
-        "trigger_distance_m": None if cam["trigger_distance_m"] is None
-        else round(cam["trigger_distance_m"], 2),
-        "footprint_across_m": None if footprint is None else round(footprint[0], 2),
-        "footprint_along_m": None if footprint is None else round(footprint[1], 2),
         "coverage_fraction": round(coverage, 5),
         "area_m2": round(target.area, 1),
         "passes": best.sweeps,
