@@ -25,6 +25,10 @@ DEMO_USERS = (
     ("operator", "operator-demo", "operator", None, "Demo drone operator"),
     ("supervisor", "supervisor-demo", "supervisor", None, "Demo supervisor"),
     ("officer", "officer-demo", "officer", "当湖", "Demo officer, 当湖 squad"),
+    ("officer-zhongdai", "officer-zhongdai-demo", "officer", "钟埭", "Demo officer, 钟埭 squad"),
+    ("officer-duluth", "officer-duluth-demo", "officer", "Duluth", "Demo officer, Duluth parks"),
+    ("officer-cleveland", "officer-cleveland-demo", "officer", "Cleveland", "Demo officer, Cleveland parks"),
+    ("officer-canberra", "officer-canberra-demo", "officer", "Canberra", "Demo officer, Canberra test range"),
 )
 """The demo's logins (generated, printed by ``patrol demo``); never use them in production."""
 
@@ -142,9 +146,10 @@ def create_user(session: Session, username: str, password: str, role: str, *,
 
 
 def seed_demo_users(session: Session) -> list[tuple[str, str, str]]:
-    """Create or reset the demo's four users (:data:`DEMO_USERS`).
+    """Create or reset the demo's users (:data:`DEMO_USERS`): admin, operator, supervisor and
+    one officer for each demo squad, so every demo finding's case can be handled.
 
-    The officer joins the squad whose name contains 当湖 (Danghu), so load the demo squads
+    Officers join the squad whose name contains their match (``officer``: 当湖), so load the demo squads
     (``web/data/demo_squads.geojson``) first. Running it again resets their passwords, roles
     and squads.
 

@@ -121,13 +121,15 @@ def test_seed_demo_users_puts_the_officer_in_danghu(session):
     logins = seed_demo_users(session)
     session.commit()
     assert logins == [(u, p, r) for u, p, r, _, _ in DEMO_USERS]
-    assert {r for _, _, r in logins} == {"admin", "operator", "supervisor", "officer"}
+    assert {r for _, _, r in logins} == {"admin", "operator", "supervisor", "officer"}  # each role
     users = {u.username: u for u in session.scalars(sa.select(User))}
     for username, password, role in logins:
         assert users[username].role == role
         assert check_password_hash(users[username].password_hash, password)
     assert "当湖" in users["officer"].squad.name
     assert all(users[u].squad is None for u in ("admin", "operator", "supervisor"))
+    squads = set(session.scalars(sa.select(Squad.id)))
+    assert {u.squad_id for u in users.values() if u.role == "officer"} == squads
 
 
 def test_seed_demo_users_again_resets_rather_than_duplicates(session):
