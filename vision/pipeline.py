@@ -98,8 +98,8 @@ class AnalysisReport:
 
     @property
     def photos_per_s(self) -> float:
-        """Photos placed and analysed per second of wall-clock time."""
-        return self.photos_total / self.seconds if self.seconds > 0 else 0.0
+        """Photos analysed per second of wall-clock time (0 when none was)."""
+        return self.photos_analysed / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready): every field and ``photos_per_s``."""
@@ -253,6 +253,9 @@ def analyse_photos(
     for p in photos:
         groups.setdefault((p.photo_set, p.flight_id), []).append(p)
     for (photo_set, _flight), group in groups.items():
+        if not reanalyse and all(p.id in done for p in group):
+            continue  # placed and analysed before; still a reference through _earlier_placed
+
         def load(p: Photo) -> str | None:
             try:
                 cache.load(p)
