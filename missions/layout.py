@@ -44,6 +44,11 @@ FILL_MIN_GAP = 0.02
 #: Passes end this fraction of the along-track footprint short of the area's edge, so the
 #: last photo's footprint still reaches 10% of a footprint beyond it.
 END_INSET = 0.4
+#: Without a camera a pass sweeps its swath (the pass buffered by half the spacing), whose
+#: round end reaches half a spacing beyond the pass end: passes stop this fraction of the
+#: spacing short of the area's edge. A square end then leaves 0.0023 spacing^2 uncovered in
+#: its two corners (the strip end outside the half-disc) and saves 0.15 spacing of flight.
+SWATH_END_INSET = 0.15
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,9 @@ class LayoutSpec:
 
     @property
     def inset_m(self) -> float:
-        return END_INSET * self.footprint_m[1] if self.footprint_m is not None else 0.0
+        if self.footprint_m is not None:
+            return END_INSET * self.footprint_m[1]
+        return SWATH_END_INSET * self.spacing_m
 
 
 @dataclass
@@ -135,12 +142,12 @@ def candidate_angles(region: BaseGeometry, max_edges: int = 24, regular_step: in
 def cover_geoms(sweeps: Sequence[Sweep], spec: LayoutSpec):
     """What each pass covers, in its sweep frame: the union of its photo footprints (one
     rectangle, photos being closer than a footprint), or its swath without a camera."""
+    seg = np.array([(s.x, a, b) for s in sweeps for a, b in s.segments]).reshape(-1, 3)
+    x, ya, yb = seg.T
     if spec.footprint_m is not None:
         across, along = spec.footprint_m
-        x = np.array([s.x for s in sweeps])
-        return shapely.box(x - 0.5 * across, np.array([s.y0 for s in sweeps]) - 0.5 * along,
-                           x + 0.5 * across, np.array([s.y1 for s in sweeps]) + 0.5 * along)
-    lines = shapely.linestrings([[(s.x, s.y0), (s.x, s.y1)] for s in sweeps])
+        return shapely.box(x - 0.5 * across, ya - 0.5 * along, x + 0.5 * across, yb + 0.5 * along)
+    lines = shapely.linestrings(np.stack([np.column_stack([x, ya]), np.column_stack([x, yb])], 1))
     return shapely.buffer(lines, 0.5 * spec.spacing_m)
 
 
@@ -191,29 +198,46 @@ def _extension(blocked_r: BaseGeometry, x: float, y: float, sign: float, length:
 
 
 def _cell_runs(cell_index: int, cell: list[Sweep], frame: SweepFrame, blocked_r: BaseGeometry,
-               turnaround_m: float, leg_len, point_index) -> list[Run]:
+               turnaround_m: float, final_leg, point_index) -> list[Run]:
     """The four ways of flying a cell (from its first or last pass, first pass up or down).
 
     Each run's payload is the list of passes in flight order, each an array (4, 2) of world
-    points: turnaround start, pass start, pass end, turnaround end.
+    points: turnaround start, pass start, pass end, turnaround end. Starting from the last
+    pass is the reverse flight of starting from the first, so of the four ways only two are
+    built and measured; the leg between passes is straight unless ``final_leg`` (a function
+    of two points, the leg around the zones) is given.
     """
-    ext = [(_extension(blocked_r, s.x, s.y0, -1.0, turnaround_m),
-            _extension(blocked_r, s.x, s.y1, +1.0, turnaround_m)) for s in cell]
+    ext = np.array([(_extension(blocked_r, s.x, s.y0, -1.0, turnaround_m),
+                     _extension(blocked_r, s.x, s.y1, +1.0, turnaround_m)) if turnaround_m > 0
+                    else (0.0, 0.0) for s in cell]).reshape(-1, 2)
+    flown = sum(s.length for s in cell) + float(ext.sum())
+    chained = any(s.gaps for s in cell)
+    if not chained:  # the common case, vectorised: one leg (4 points) per pass
+        x = np.array([s.x for s in cell])
+        y = np.array([(s.y0, s.y0, s.y1, s.y1) for s in cell]) + \
+            np.column_stack([-ext[:, 0], np.zeros((len(cell), 2)), ext[:, 1]])
     runs = []
-    for reverse in (False, True):
-        order = list(range(len(cell)))[::-1] if reverse else list(range(len(cell)))
-        for first_up in (True, False):
+    for first_up in (True, False):
+        if chained:
             pts = []
-            for k, idx in enumerate(order):
-                s, (e_lo, e_hi) = cell[idx], ext[idx]
-                up = first_up if k % 2 == 0 else not first_up
-                ys = [s.y0 - e_lo, s.y0, s.y1, s.y1 + e_hi]
-                pts.extend((s.x, y) for y in (ys if up else ys[::-1]))
-            legs = list(frame.to_world_xy(np.array(pts)).reshape(-1, 4, 2))
-            internal = sum(s.length + e[0] + e[1] for s, e in zip(cell, ext))
-            internal += sum(leg_len(tuple(a[-1]), tuple(b[0])) for a, b in zip(legs, legs[1:]))
-            runs.append(Run(cell_index, point_index(tuple(legs[0][0])),
-                            point_index(tuple(legs[-1][-1])), internal, legs))
+            for k, (s, (e_lo, e_hi)) in enumerate(zip(cell, ext)):
+                ys = [y for a, b in s.segments for y in (a, a, b, b)]
+                ys[0], ys[-1] = s.y0 - e_lo, s.y1 + e_hi
+                pts.extend((s.x, y) for y in (ys if first_up == (k % 2 == 0) else ys[::-1]))
+            pts = np.array(pts)
+        else:
+            flip = (np.arange(len(cell)) % 2 == 0) != first_up
+            ys = np.where(flip[:, None], y[:, ::-1], y)
+            pts = np.column_stack([np.repeat(x, 4), ys.ravel()])
+        legs = frame.to_world_xy(pts).reshape(-1, 4, 2)
+        ends, starts = legs[:-1, -1], legs[1:, 0]
+        if final_leg is None:
+            between = float(np.hypot(*(starts - ends).T).sum())
+        else:
+            between = sum(final_leg(tuple(a), tuple(b)) for a, b in zip(ends, starts))
+        first, last = point_index(tuple(legs[0, 0])), point_index(tuple(legs[-1, -1]))
+        runs.append(Run(cell_index, first, last, flown + between, list(legs)))
+        runs.append(Run(cell_index, last, first, flown + between, list(legs[::-1, ::-1])))
     return runs
 
 
@@ -223,7 +247,7 @@ def route_parts(parts: Sequence[Part], spec: LayoutSpec, *, final: bool,
 
     ``final`` measures legs around the zones and improves the order; otherwise legs are
     straight and the order greedy (a quick estimate for comparing angles). ``closed`` returns
-    to home (or, without one, to the first pass).
+    to home when there is one (without, the pattern is an open route).
     """
     table: dict[XY, int] = {}
     pts: list[XY] = []
@@ -237,13 +261,13 @@ def route_parts(parts: Sequence[Part], spec: LayoutSpec, *, final: bool,
 
     free = spec.free
     home_i = point_index(spec.home_xy) if spec.home_xy is not None and closed else None
-    leg_len = free.path_length if final else math.dist
+    final_leg = free.path_length if final else None
     options: list[list[Run]] = []
     for part in parts:
         blocked_r = part.frame.to_sweep(free.blocked) if not free.empty else free.blocked
         for cell in part.cells:
             options.append(_cell_runs(len(options), cell, part.frame, blocked_r,
-                                      spec.turnaround_m, leg_len, point_index))
+                                      spec.turnaround_m, final_leg, point_index))
     if not options:
         return Layout(list(parts), [], 0.0)
     points = np.array(pts, dtype=float).reshape(-1, 2)
@@ -252,12 +276,9 @@ def route_parts(parts: Sequence[Part], spec: LayoutSpec, *, final: bool,
     else:
         diff = points[:, None, :] - points[None, :, :]
         dist = np.hypot(diff[..., 0], diff[..., 1])
+    # Without a home the vehicle launches at the first pass: the pattern is ordered as an
+    # open route and the leg back to the launch point is added by the route builder.
     total, runs = order_runs(options, dist, start=home_i, end=home_i, improve=final)
-    if closed and home_i is None:
-        # No home: the vehicle launches at the first pass and returns there; order again as
-        # a closed tour from that point.
-        first = runs[0].entry
-        total, runs = order_runs(options, dist, start=first, end=first, improve=final)
     return Layout(list(parts), runs, total)
 
 
@@ -276,7 +297,7 @@ def single_angle_layout(target: BaseGeometry, spec: LayoutSpec, origin: XY,
 
 
 #: A cut must shorten the estimated route by this fraction to be kept.
-CUT_MIN_GAIN = 0.02
+CUT_MIN_GAIN = 0.01
 #: Estimated transit between two pieces of a decomposition, in line spacings.
 CUT_PENALTY_SPACINGS = 2.0
 
@@ -294,7 +315,7 @@ class _Estimator:
         if key not in self._cache:
             scores = [(route_parts([make_part(region, a, self.origin, self.spec, fill=False)],
                                    self.spec, final=False, closed=False).total_m, a)
-                      for a in candidate_angles(region, max_edges=8, regular_step=30)]
+                      for a in candidate_angles(region, max_edges=4, regular_step=45)]
             self._cache[key] = min(scores)
         return self._cache[key]
 

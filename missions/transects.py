@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import shapely
@@ -62,18 +63,28 @@ class Sweep:
     """One pass in the sweep frame: x = const, from y0 to y1 (y0 <= y1).
 
     ``strip`` is the strip index for passes of the regular grid, ``None`` for fill passes;
-    ``piece`` is the part of the area the pass is there to cover (sweep frame).
+    ``gaps`` are
+    the stretches (y_a, y_b) inside (y0, y1) where the line crosses a no-fly zone: the pass
+    is flown as its :attr:`segments` with the camera on, and the vehicle goes around the
+    zone between them (cheaper than splitting the cell there and coming back later).
     """
 
     x: float
     y0: float
     y1: float
     strip: int | None
-    piece: BaseGeometry | None = field(default=None, compare=False, repr=False)
+    gaps: tuple[tuple[float, float], ...] = ()
 
-    @property
+    @cached_property
+    def segments(self) -> list[tuple[float, float]]:
+        """The stretches (y_a, y_b) flown with the camera on, in increasing y."""
+        ends = [self.y0, *(y for gap in self.gaps for y in gap), self.y1]
+        return list(zip(ends[::2], ends[1::2]))
+
+    @cached_property
     def length(self) -> float:
-        return self.y1 - self.y0
+        """Metres flown with the camera on (the gaps excluded)."""
+        return sum(b - a for a, b in self.segments)
 
 
 def _parts(geom: BaseGeometry) -> list[BaseGeometry]:
@@ -82,43 +93,67 @@ def _parts(geom: BaseGeometry) -> list[BaseGeometry]:
     return list(getattr(geom, "geoms", [geom]))
 
 
-def _intervals(piece: BaseGeometry, inset_m: float = 0.0
-               ) -> list[tuple[float, float, BaseGeometry]]:
-    spans = sorted(((p.bounds[1], p.bounds[3]), p) for p in _parts(piece)
-                   if isinstance(p, Polygon) and p.area >= MIN_PIECE_M2)
-    merged: list[list] = []
-    for (lo, hi), poly in spans:
-        if merged and lo <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], hi)
-            merged[-1][2].append(poly)
-        else:
-            merged.append([lo, hi, [poly]])
+def _intervals(pieces: BaseGeometry | np.ndarray, inset_m: float = 0.0
+               ) -> list[list[tuple[float, float]]]:
+    """For each strip piece, the y-intervals (lo, hi) its passes span.
+
+    Parts of a piece that overlap in y share one interval (a pass on the strip's centre line
+    covers both); each interval is shrunk by ``inset_m`` at both ends, down to a single point
+    in its middle, and widened to at least :data:`MIN_PASS_M`.
+    """
+    pieces = np.atleast_1d(pieces)
+    parts, index = shapely.get_parts(pieces, return_index=True)
+    keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) >= MIN_PIECE_M2)
+    bounds = shapely.bounds(parts[keep])
+    spans: list[list[tuple[float, float]]] = [[] for _ in range(len(pieces))]
+    for i, (_, lo, _, hi) in zip(index[keep], bounds):
+        spans[i].append((lo, hi))
     out = []
-    for lo, hi, polys in merged:
-        if hi - lo > 2.0 * inset_m:
-            lo, hi = lo + inset_m, hi - inset_m
-        else:
-            lo = hi = 0.5 * (lo + hi)
-        if hi - lo < MIN_PASS_M:
-            mid = 0.5 * (lo + hi)
-            lo, hi = mid - 0.5 * MIN_PASS_M, mid + 0.5 * MIN_PASS_M
-        out.append((lo, hi, polys[0] if len(polys) == 1 else shapely.union_all(polys)))
+    for piece_spans in spans:
+        merged: list[list[float]] = []
+        for lo, hi in sorted(piece_spans):
+            if merged and lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        intervals = []
+        for lo, hi in merged:
+            if hi - lo > 2.0 * inset_m:
+                lo, hi = lo + inset_m, hi - inset_m
+            else:
+                lo = hi = 0.5 * (lo + hi)
+            if hi - lo < MIN_PASS_M:
+                mid = 0.5 * (lo + hi)
+                lo, hi = mid - 0.5 * MIN_PASS_M, mid + 0.5 * MIN_PASS_M
+            intervals.append((lo, hi))
+        out.append(intervals)
     return out
 
 
-def _clip(x: float, intervals: list[tuple[float, float, BaseGeometry]], blocked: BaseGeometry,
-          strip: int | None) -> list[Sweep]:
-    if not intervals:
+def _clip(rows: list[tuple[float, float, float, int | None]], blocked: BaseGeometry
+          ) -> list[Sweep]:
+    """Passes along x = const from ``lo`` to ``hi`` for each row ``(x, lo, hi, strip)``,
+    with the stretches inside ``blocked`` as their gaps (one vectorised difference)."""
+    if not rows:
         return []
-    lines = shapely.linestrings([[(x, lo), (x, hi)] for lo, hi, _ in intervals])
+    arr = np.array([r[:3] for r in rows], dtype=float)
+    lines = shapely.linestrings(np.stack([arr[:, [0, 1]], arr[:, [0, 2]]], axis=1))
     if not blocked.is_empty:
-        lines = shapely.difference(lines, blocked)
+        shapely.prepare(blocked)
+        hit = shapely.intersects(lines, blocked)
+        lines[hit] = shapely.difference(lines[hit], blocked)
+    parts, index = shapely.get_parts(lines, return_index=True)
+    bounds = shapely.bounds(parts)
+    spans: list[list[tuple[float, float]]] = [[] for _ in rows]
+    for i, (_, lo, _, hi) in zip(index, bounds):
+        if hi - lo > 1e-6:
+            spans[i].append((lo, hi))
     out = []
-    for line, (_, _, piece) in zip(lines, intervals):
-        for part in _parts(line):
-            if isinstance(part, LineString) and part.length > 1e-6:
-                ys = [c[1] for c in part.coords]
-                out.append(Sweep(x, min(ys), max(ys), strip, piece))
+    for (x, _, _, strip), row_spans in zip(rows, spans):
+        if row_spans:
+            row_spans.sort()
+            gaps = tuple((a[1], b[0]) for a, b in zip(row_spans, row_spans[1:]))
+            out.append(Sweep(float(x), row_spans[0][0], row_spans[-1][1], strip, gaps))
     return out
 
 
@@ -134,13 +169,13 @@ def strip_sweeps(target: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
     n = max(1, math.ceil((maxx - minx - WIDTH_TOL_M) / spacing_m))
     x0 = 0.5 * (minx + maxx) - 0.5 * n * spacing_m
     lefts = x0 + spacing_m * np.arange(n)
-    boxes = shapely.box(lefts, miny - 1.0, lefts + spacing_m, maxy + 1.0)
-    pieces = shapely.intersection(boxes, target)
-    sweeps: list[Sweep] = []
-    for i, piece in enumerate(pieces):
-        sweeps.extend(_clip(float(lefts[i] + 0.5 * spacing_m), _intervals(piece, inset_m),
-                            blocked, i))
-    return sweeps
+    # clip_by_rect is GEOS's fast rectangle clip (its output may be invalid for concave
+    # shapes, which is harmless here: only each part's bounds and area are used).
+    pieces = np.array([shapely.clip_by_rect(target, left, miny - 1.0, left + spacing_m, maxy + 1.0)
+                       for left in lefts])
+    rows = [(lefts[i] + 0.5 * spacing_m, lo, hi, i)
+            for i, intervals in enumerate(_intervals(pieces, inset_m)) for lo, hi in intervals]
+    return _clip(rows, blocked)
 
 
 def fill_sweeps(residual: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
@@ -171,15 +206,15 @@ def fill_sweeps(residual: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
             piece = gap.intersection(shapely.box(left, miny - 1, left + spacing_m, maxy + 1))
             if piece.is_empty:
                 continue
-            intervals = _intervals(piece, inset_m)
+            intervals = _intervals(piece, inset_m)[0]
             centre = left + 0.5 * spacing_m
-            best = _clip(centre, intervals, blocked, None)
+            best = _clip([(centre, lo, hi, None) for lo, hi in intervals], blocked)
             if cover is not None and not blocked.is_empty:
                 px0, _, px1, _ = piece.bounds
                 lo, hi = px1 - 0.5 * spacing_m, px0 + 0.5 * spacing_m
                 best_area = _covered(piece, best, cover)
                 for x in np.linspace(lo, hi, 7) if hi > lo else []:
-                    cand = _clip(float(x), intervals, blocked, None)
+                    cand = _clip([(x, lo, hi, None) for lo, hi in intervals], blocked)
                     area = _covered(piece, cand, cover)
                     if area > best_area + 1e-6:
                         best, best_area = cand, area
