@@ -23,6 +23,7 @@ from missions.camera import Camera
 from missions.errors import MissionError
 from missions.plan import RouteBuilder, RoutePlan, footprint_rectangles
 from missions.routing import FreeSpace
+from missions.safety import apply_safety
 from missions.survey import camera_stats, resolve_camera
 from patrol.geodesy import LocalProjection
 
@@ -189,8 +190,8 @@ def plan_corridor(line: AreaSpec | BaseGeometry, width_m: float, camera: Camera 
         "home": list(home) if home else None,
     }
     no_fly_out = [p for g in no_fly_wgs for p in getattr(g, "geoms", [g])]
-    return RoutePlan(
+    return apply_safety(RoutePlan(
         pattern="corridor", items=items, path_wgs84=path, photo_positions_wgs84=photos,
         photo_headings_deg=headings, footprint_m=footprint, passes_wgs84=passes_wgs, stats=stats,
         params=params, home_wgs84=builder.home_wgs84, epsg=proj.epsg,
-        no_fly_wgs84=no_fly_out, geofence_inclusion_wgs84=builder.geofence(corridor))
+        no_fly_wgs84=no_fly_out), corridor)

@@ -6,6 +6,14 @@ command and frame numbers come from pymavlink's ``ardupilotmega`` dialect, never
 
 ArduPilot convention: item 0 of a mission is home (a MAV_CMD_NAV_WAYPOINT in
 MAV_FRAME_GLOBAL); the vehicle overwrites it with its real home on arming.
+
+Geofence and rally items travel over the same protocol with MAV_MISSION_TYPE_FENCE and
+MAV_MISSION_TYPE_RALLY and have no home item. ArduPilot's fence loader
+(``libraries/GCS_MAVLink/MissionItemProtocol_Fence.cpp``) takes polygon vertices as
+MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION/_EXCLUSION with param1 = the polygon's vertex count
+on every vertex (stored as a uint8, at least 3), consecutive vertices of one polygon, the ring
+not closed, in a global frame; its rally loader (``MissionItemProtocol_Rally.cpp``) takes
+MAV_CMD_NAV_RALLY_POINT with an int16 altitude in metres.
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ __all__ = [
     "roi_location_item",
     "roi_none_item",
     "rtl_item",
+    "fence_vertex_item",
+    "fence_return_point_item",
+    "rally_point_item",
 ]
 
 #: NAV commands whose x/y/z are a position the vehicle flies to.
@@ -173,3 +184,45 @@ def roi_none_item() -> MissionItem:
 def rtl_item() -> MissionItem:
     """MAV_CMD_NAV_RETURN_TO_LAUNCH."""
     return MissionItem(mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH, mavlink.MAV_FRAME_MISSION)
+
+
+def fence_vertex_item(lon_deg: float, lat_deg: float, vertex_count: int, *,
+                      inclusion: bool = True) -> MissionItem:
+    """One vertex of a geofence polygon: MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION (or
+    _EXCLUSION), param1 = ``vertex_count`` of its polygon, MAV_FRAME_GLOBAL (as QGroundControl
+    sends fence items; ArduPilot ignores the altitude).
+
+    Raises
+    ------
+    MissionError
+        If ``vertex_count`` is outside 3..255 (ArduPilot stores it in a uint8 and rejects
+        polygons of fewer than 3 vertices).
+    """
+    if not 3 <= int(vertex_count) <= 255:
+        raise MissionError(f"a fence polygon needs 3 to 255 vertices, got {vertex_count}")
+    command = (mavlink.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION if inclusion
+               else mavlink.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION)
+    return MissionItem(command, mavlink.MAV_FRAME_GLOBAL, param1=float(int(vertex_count)),
+                       lat_deg=lat_deg, lon_deg=lon_deg)
+
+
+def fence_return_point_item(lon_deg: float, lat_deg: float) -> MissionItem:
+    """MAV_CMD_NAV_FENCE_RETURN_POINT: where the vehicle goes on a fence breach (ArduPlane;
+    ArduCopter ignores it and returns to launch or the nearest rally point)."""
+    return MissionItem(mavlink.MAV_CMD_NAV_FENCE_RETURN_POINT, mavlink.MAV_FRAME_GLOBAL,
+                       lat_deg=lat_deg, lon_deg=lon_deg)
+
+
+def rally_point_item(lon_deg: float, lat_deg: float, alt_rel_m: float) -> MissionItem:
+    """MAV_CMD_NAV_RALLY_POINT at ``alt_rel_m`` above home (MAV_FRAME_GLOBAL_RELATIVE_ALT, the
+    frame every ArduPilot version accepts for rally points).
+
+    Raises
+    ------
+    MissionError
+        If the altitude does not fit ArduPilot's int16 metres.
+    """
+    if not -32768.0 <= alt_rel_m <= 32767.0:
+        raise MissionError(f"rally point altitude {alt_rel_m!r} m is out of range")
+    return MissionItem(mavlink.MAV_CMD_NAV_RALLY_POINT, mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT,
+                       lat_deg=lat_deg, lon_deg=lon_deg, alt_m=float(alt_rel_m))

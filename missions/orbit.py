@@ -22,6 +22,7 @@ from missions.camera import Camera
 from missions.errors import MissionError
 from missions.plan import RouteBuilder, RoutePlan
 from missions.routing import FreeSpace
+from missions.safety import apply_safety
 from patrol.geodesy import LocalProjection
 
 __all__ = ["plan_orbit"]
@@ -136,9 +137,9 @@ def plan_orbit(center: AreaSpec | BaseGeometry | tuple[float, float], radius_m: 
               "photos_per_turn": int(photos_per_turn), "turns": int(turns),
               "speed_m_s": speed_m_s, "camera": None if camera is None else camera.name,
               "home": list(home) if home else None}
-    return RoutePlan(
+    return apply_safety(RoutePlan(
         pattern="orbit", items=items, path_wgs84=path, photo_positions_wgs84=photos,
         photo_headings_deg=headings, footprint_m=None, passes_wgs84=passes, stats=stats,
         params=params, home_wgs84=builder.home_wgs84, epsg=proj.epsg,
-        no_fly_wgs84=[p for g in no_fly_wgs for p in getattr(g, "geoms", [g])],
-        geofence_inclusion_wgs84=builder.geofence(Point(cx, cy).buffer(radius_m)))
+        no_fly_wgs84=[p for g in no_fly_wgs for p in getattr(g, "geoms", [g])]),
+        Point(cx, cy).buffer(radius_m))

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely import affinity
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from missions.items import (
@@ -53,7 +53,7 @@ _CLIMB_M_S = 2.5
 _DESCENT_M_S = 1.5
 _LAND_M_S = 0.5
 _LAND_ALT_LOW_M = 10.0
-#: Distance in metres the geofence inclusion polygon keeps around the route.
+#: Default distance in metres the geofence inclusion polygon keeps around the area and path.
 FENCE_MARGIN_M = 30.0
 
 
@@ -81,8 +81,10 @@ class RoutePlan:
         ``path_length_m`` (home to home), ``pattern_path_m`` (from the start of the first
         pass to the end of the last), ``est_flight_time_s``, ``photo_count``, ``gsd_cm_px``,
         ``alt_rel_m``, ``line_spacing_m``, ``trigger_distance_m``, ``coverage_fraction``,
-        ``turns``, ``planning_ms`` and pattern-specific figures; a figure that does not
-        apply (no camera, an orbit's coverage) is absent rather than None.
+        ``turns``, ``sorties`` (1, or how many :func:`missions.sorties.split_sorties` cut the
+        route into), ``planning_ms`` and pattern-specific figures; a figure that does not
+        apply (no camera, an orbit's coverage) is absent rather than None. A sortie also has
+        ``sortie_index`` (1-based) and ``sortie_count``.
     params : dict
         The inputs the plan was made with (camera, altitudes, overlaps, speed ...).
     home_wgs84 : (lon, lat)
@@ -92,7 +94,14 @@ class RoutePlan:
     no_fly_wgs84 : list of shapely Polygon
         The no-fly zones the plan keeps out of (area holes and the given zones).
     geofence_inclusion_wgs84 : shapely Polygon or None
-        Inclusion fence: the area and route grown by :data:`FENCE_MARGIN_M`.
+        Inclusion fence: the area and the whole flown path grown by a margin
+        (:data:`FENCE_MARGIN_M` unless :func:`missions.safety.apply_safety` is given another).
+    rally_points_wgs84 : list of (lon, lat, alt_rel_m)
+        Rally points (home first, then points spread along the route outside the no-fly
+        zones; :func:`missions.safety.apply_safety`).
+    fence_area_wgs84 : shapely geometry or None
+        What the inclusion fence must contain besides the path (the survey area, the corridor,
+        the orbit circle), kept so the fence can be redrawn with another margin.
     """
 
     pattern: str
@@ -108,6 +117,8 @@ class RoutePlan:
     epsg: int
     no_fly_wgs84: list[Polygon] = field(default_factory=list)
     geofence_inclusion_wgs84: Polygon | None = None
+    rally_points_wgs84: list[tuple[float, float, float]] = field(default_factory=list)
+    fence_area_wgs84: BaseGeometry | None = None
 
     @property
     def projection(self) -> LocalProjection:
@@ -339,13 +350,5 @@ class RouteBuilder:
             "turns": turns,
             "alt_rel_m": self.alt_rel_m,
             "speed_m_s": self.speed_m_s,
+            "sorties": 1,
         }
-
-    def geofence(self, extra_xy: BaseGeometry | None = None) -> Polygon:
-        """Inclusion fence (WGS84): hull of the route (and ``extra_xy``) grown by the margin."""
-        geoms: list[BaseGeometry] = [LineString(self.path) if len(self.path) > 1
-                                     else Point(self.path[0])]
-        if extra_xy is not None and not extra_xy.is_empty:
-            geoms.append(extra_xy)
-        hull = shapely.union_all(geoms).convex_hull.buffer(FENCE_MARGIN_M, quad_segs=4)
-        return self.proj.unproject(hull.simplify(1.0))

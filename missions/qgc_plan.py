@@ -64,11 +64,13 @@ def _simple_item(item: MissionItem, jump_id: int) -> dict[str, Any]:
 def plan_document(plan: RoutePlan | Sequence[MissionItem], *, hover_speed_m_s: float | None = None,
                   cruise_speed_m_s: float = 15.0,
                   geofence_polygons: Sequence[tuple[Polygon, bool]] | None = None,
-                  rally_points: Sequence[tuple[float, float, float]] = ()) -> dict[str, Any]:
+                  rally_points: Sequence[tuple[float, float, float]] | None = None
+                  ) -> dict[str, Any]:
     """The ``.plan`` JSON document of a plan (or of items with item 0 = home).
 
     ``geofence_polygons`` defaults, for a RoutePlan, to its inclusion fence and its no-fly
-    zones as exclusions. ``rally_points`` are (lon, lat, alt_rel_m).
+    zones as exclusions; ``rally_points`` (lon, lat, alt_rel_m) to its rally points. Give
+    ``[]`` to leave either out.
     """
     if isinstance(plan, RoutePlan):
         items = plan.items
@@ -77,6 +79,8 @@ def plan_document(plan: RoutePlan | Sequence[MissionItem], *, hover_speed_m_s: f
             geofence_polygons = ([(plan.geofence_inclusion_wgs84, True)]
                                  if plan.geofence_inclusion_wgs84 is not None else [])
             geofence_polygons += [(p, False) for p in plan.no_fly_wgs84]
+        if rally_points is None:
+            rally_points = plan.rally_points_wgs84
     else:
         items = list(plan)
         speed = hover_speed_m_s if hover_speed_m_s is not None else 5.0
@@ -102,7 +106,8 @@ def plan_document(plan: RoutePlan | Sequence[MissionItem], *, hover_speed_m_s: f
             "vehicleType": mavlink.MAV_TYPE_QUADROTOR,
             "version": 2,
         },
-        "rallyPoints": {"points": [[lat, lon, alt] for lon, lat, alt in rally_points],
+        "rallyPoints": {"points": [[lat, lon, _json_num(alt)]
+                                   for lon, lat, alt in rally_points or ()],
                         "version": 2},
         "version": 1,
     }

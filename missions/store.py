@@ -14,12 +14,17 @@ from shapely.geometry import mapping, shape
 from sqlalchemy.orm import Session
 
 from missions.areas import AreaSpec
+from missions.errors import MissionError
+from missions.items import MissionItem
 from missions.models import PatrolArea, Route
 from missions.plan import RoutePlan
 from missions.qgc_plan import write_plan
+from missions.safety import (FENCE_STORAGE_BYTES, fence_polygon_items, fit_fence,
+                             rally_point_items)
 from missions.wpl import write_waypoints
 
-__all__ = ["save_area", "area_spec", "save_route", "slugify", "PLANS_DIR"]
+__all__ = ["save_area", "area_spec", "save_route", "save_sorties", "fence_geojson",
+           "route_fence_items", "route_rally_items", "slugify", "PLANS_DIR"]
 
 #: Folder under the data root that holds the written mission files.
 PLANS_DIR = "plans"
@@ -64,10 +69,22 @@ def _json_ready(value):
     return value
 
 
+def fence_geojson(plan: RoutePlan) -> dict:
+    """A plan's geofence as a GeoJSON FeatureCollection (WGS84): the inclusion polygon
+    (``properties.inclusion`` true) then each no-fly zone (false)."""
+    polys = ([(plan.geofence_inclusion_wgs84, True)]
+             if plan.geofence_inclusion_wgs84 is not None else [])
+    polys += [(z, False) for z in plan.no_fly_wgs84]
+    return {"type": "FeatureCollection",
+            "features": [{"type": "Feature", "properties": {"inclusion": inclusion},
+                          "geometry": _json_ready(dict(mapping(poly)))}
+                         for poly, inclusion in polys]}
+
+
 def save_route(session: Session, plan: RoutePlan, *, name: str, data_dir: str | Path,
-               area: PatrolArea | None = None) -> Route:
-    """Store a planned route: write ``<data_dir>/plans/<slug>.plan`` and ``.waypoints`` and
-    insert or update (by name) its :class:`Route` row.
+               area: PatrolArea | None = None, parent: Route | None = None) -> Route:
+    """Store a planned route: write ``<data_dir>/plans/<slug>.plan`` (mission, geofence and
+    rally points) and ``.waypoints`` and insert or update (by name) its :class:`Route` row.
 
     Parameters
     ----------
@@ -81,12 +98,15 @@ def save_route(session: Session, plan: RoutePlan, *, name: str, data_dir: str | 
         The data root; stored paths are relative to it.
     area : PatrolArea, optional
         The patrol area the route serves.
+    parent : Route, optional
+        For a battery sortie (``plan.stats["sortie_index"]``), the stored route it is cut from.
 
     Returns
     -------
     Route
         With ``items`` as dicts, ``path`` a GeoJSON LineString (WGS84), ``stats`` and
-        ``params`` from the plan.
+        ``params`` from the plan, ``fence`` (:func:`fence_geojson`), ``rally_points``, and
+        for a sortie ``parent``, ``sortie_index`` and ``sortie_count``.
 
     Raises
     ------
@@ -111,5 +131,73 @@ def save_route(session: Session, plan: RoutePlan, *, name: str, data_dir: str | 
     route.path = {"type": "LineString", "coordinates": [list(p) for p in plan.path_wgs84]}
     route.plan_path = plan_file.relative_to(data_dir).as_posix()
     route.waypoints_path = wpl_file.relative_to(data_dir).as_posix()
+    route.fence = fence_geojson(plan)
+    route.rally_points = [[float(v) for v in p] for p in plan.rally_points_wgs84]
+    route.parent = parent
+    route.sortie_index = plan.stats.get("sortie_index")
+    route.sortie_count = plan.stats.get("sortie_count")
     session.flush()
     return route
+
+
+def save_sorties(session: Session, plan: RoutePlan, sorties: list[RoutePlan], *, name: str,
+                 data_dir: str | Path, area: PatrolArea | None = None) -> tuple[Route, list[Route]]:
+    """Store a route and its battery sorties (:func:`missions.sorties.split_sorties`).
+
+    The route is saved as ``name`` and each sortie as ``"<name> sortie <i> of <n>"`` (files
+    named after its slug), pointing to the route. Sorties stored before under the route from
+    another split (other names) are detached from it (``parent`` None) but kept, since flights
+    may refer to them.
+
+    Returns
+    -------
+    (Route, list of Route)
+        The route's row and its sorties' rows in flying order.
+    """
+    parent = save_route(session, plan, name=name, data_dir=data_dir, area=area)
+    rows = [save_route(session, s, name=f"{name} sortie {k} of {len(sorties)}",
+                       data_dir=data_dir, area=area, parent=parent)
+            for k, s in enumerate(sorties, start=1)]
+    keep = {r.id for r in rows}
+    for old in session.scalars(sa.select(Route).where(Route.parent_id == parent.id)).all():
+        if old.id not in keep:
+            old.parent = None
+    session.flush()
+    return parent, rows
+
+
+def route_fence_items(route: Route, *, return_point: bool = True,
+                      storage_bytes: int = FENCE_STORAGE_BYTES) -> list[MissionItem]:
+    """A stored route's geofence as MAV_MISSION_TYPE_FENCE items (empty when it has none):
+    its ``fence`` polygons fitted to ``storage_bytes`` (:func:`missions.safety.fit_fence`),
+    then a return point at its home (item 0).
+
+    Raises
+    ------
+    MissionError
+        If the stored fence is not a FeatureCollection of Polygons, or cannot fit.
+    """
+    features = (route.fence or {}).get("features", [])
+    polygons = []
+    for k, feature in enumerate(features):
+        try:
+            geom = shape(feature["geometry"])
+            inclusion = bool(feature["properties"]["inclusion"])
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise MissionError(f"route {route.name!r}: fence feature {k} is not a Polygon with "
+                               f"properties.inclusion ({err})") from err
+        if geom.geom_type != "Polygon":
+            raise MissionError(f"route {route.name!r}: fence feature {k} is a {geom.geom_type}, "
+                               "not a Polygon")
+        polygons.append((geom, inclusion))
+    if not polygons:
+        return []
+    fitted = fit_fence(polygons, storage_bytes=storage_bytes, return_point=return_point)
+    home = MissionItem.from_dict(route.items[0]) if route.items else None
+    point = (home.lon_deg, home.lat_deg) if return_point and home is not None else None
+    return fence_polygon_items(fitted, point)
+
+
+def route_rally_items(route: Route) -> list[MissionItem]:
+    """A stored route's rally points as MAV_MISSION_TYPE_RALLY items."""
+    return rally_point_items(route.rally_points or [])

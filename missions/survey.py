@@ -46,6 +46,7 @@ from missions.errors import MissionError
 from missions.layout import LayoutSpec, covered_world, decomposed_layout, single_angle_layout
 from missions.plan import RouteBuilder, RoutePlan
 from missions.routing import FreeSpace
+from missions.safety import apply_safety
 from patrol.geodesy import LocalProjection
 
 __all__ = ["plan_survey", "resolve_camera"]
@@ -241,8 +242,8 @@ def plan_survey(area: AreaSpec | BaseGeometry, camera: Camera | None = None, *,
     }
     no_fly_out = [proj.unproject(h) for h in holes_xy] + [
         p for g in no_fly_wgs for p in _polygons(g)]
-    return RoutePlan(
+    return apply_safety(RoutePlan(
         pattern="survey", items=items, path_wgs84=path, photo_positions_wgs84=photos,
         photo_headings_deg=headings, footprint_m=footprint, passes_wgs84=passes, stats=stats,
         params=params, home_wgs84=builder.home_wgs84, epsg=proj.epsg,
-        no_fly_wgs84=no_fly_out, geofence_inclusion_wgs84=builder.geofence(area_xy))
+        no_fly_wgs84=no_fly_out), area_xy)

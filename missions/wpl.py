@@ -18,7 +18,8 @@ from missions.items import MissionItem
 from missions.mission_file import MissionFile
 from missions.plan import RoutePlan
 
-__all__ = ["WPL_HEADER", "write_waypoints", "read_waypoints", "parse_waypoints"]
+__all__ = ["WPL_HEADER", "format_waypoints", "write_waypoints", "read_waypoints",
+           "parse_waypoints"]
 
 WPL_HEADER = "QGC WPL 110"
 
@@ -41,9 +42,14 @@ def format_waypoints(items: Sequence[MissionItem]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_waypoints(plan: RoutePlan | Sequence[MissionItem], path: str | Path) -> Path:
-    """Write a plan's mission items as a ``QGC WPL 110`` file; returns the path."""
-    items = plan.items if isinstance(plan, RoutePlan) else list(plan)
+def write_waypoints(plan: RoutePlan | MissionFile | Sequence[MissionItem],
+                    path: str | Path) -> Path:
+    """Write a plan's (or a read mission's) items as a ``QGC WPL 110`` file; returns the path.
+
+    The format holds the items only: a geofence and rally points are not written (see
+    :func:`missions.convert.write_route`, which says so).
+    """
+    items = plan.items if isinstance(plan, (RoutePlan, MissionFile)) else list(plan)
     path = Path(path)
     path.write_text(format_waypoints(items), encoding="utf-8", newline="\n")
     return path

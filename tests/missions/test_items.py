@@ -48,3 +48,22 @@ def test_bad_builder_values_are_refused():
 def test_command_names_are_the_spec_names():
     assert it.command_name(206) == "MAV_CMD_DO_SET_CAM_TRIGG_DIST"
     assert it.command_name(65000) == "MAV_CMD 65000"
+
+
+def test_fence_and_rally_items():
+    v = it.fence_vertex_item(121.02, 30.70, 4)
+    assert (v.command, v.frame, v.param1, v.lat_deg, v.lon_deg) == (
+        mavlink.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION, mavlink.MAV_FRAME_GLOBAL, 4.0, 30.70,
+        121.02)
+    assert it.fence_vertex_item(121.02, 30.70, 3, inclusion=False).command == \
+        mavlink.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION
+    for bad in (2, 256):
+        with pytest.raises(MissionError, match="a fence polygon needs 3 to 255 vertices"):
+            it.fence_vertex_item(121.02, 30.70, bad)
+    assert it.fence_return_point_item(121.02, 30.70).command == \
+        mavlink.MAV_CMD_NAV_FENCE_RETURN_POINT
+    r = it.rally_point_item(121.02, 30.70, 60.0)
+    assert (r.command, r.frame, r.alt_m) == (mavlink.MAV_CMD_NAV_RALLY_POINT,
+                                             mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT, 60.0)
+    with pytest.raises(MissionError, match="rally point altitude 40000.0 m is out of range"):
+        it.rally_point_item(121.02, 30.70, 40000.0)

@@ -29,7 +29,9 @@ def test_plan_file_is_what_qgroundcontrol_writes(plan, tmp_path):
     assert mission["firmwareType"] == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA == 3
     assert mission["vehicleType"] == mavlink.MAV_TYPE_QUADROTOR == 2
     assert mission["version"] == 2 and doc["geoFence"]["version"] == 2
-    assert doc["rallyPoints"] == {"points": [], "version": 2}
+    assert doc["rallyPoints"]["version"] == 2
+    assert doc["rallyPoints"]["points"] == [[lat, lon, 80] for lon, lat, _ in plan.rally_points_wgs84]
+    assert doc["rallyPoints"]["points"][0][:2] == [plan.home_wgs84[1], plan.home_wgs84[0]]
     assert mission["plannedHomePosition"][:2] == [plan.home_wgs84[1], plan.home_wgs84[0]]
     items = mission["items"]
     assert len(items) == len(plan.items) - 1  # home is plannedHomePosition

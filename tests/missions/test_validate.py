@@ -1,7 +1,9 @@
+import re
+
 import pytest
 import shapely
 
-from missions import CAMERAS, PlanValidationError, plan_survey, validate_plan
+from missions import CAMERAS, PlanValidationError, plan_problems, plan_survey, validate_plan
 from missions.items import home_item, rtl_item, takeoff_item, waypoint_item
 from patrol.geodesy import LocalProjection
 
@@ -60,3 +62,44 @@ def test_planned_survey_checks_against_its_own_zones(demo_areas, demo_home):
     area = demo_areas["Pinghu old town block"].geometry
     with pytest.raises(PlanValidationError, match="and \\d+ more"):
         validate_plan(plan, no_fly=[shapely.Polygon(area.exterior)])
+
+
+FENCE = PROJ.unproject(shapely.box(X0 - 50, Y0 - 50, X0 + 250, Y0 + 350))
+
+
+def test_path_leaving_the_geofence_says_where():
+    validate_plan(mission(at(0, 300), at(200, 300)), fence=FENCE)
+    with pytest.raises(PlanValidationError) as err:
+        validate_plan(mission(at(0, 300), at(400, 300)), fence=FENCE)
+    problems = err.value.problems
+    assert problems[0].startswith("item 3 (MAV_CMD_NAV_WAYPOINT at 30.70")
+    assert problems[0].endswith("lies outside the geofence")
+    exit_lon, exit_lat = PROJ.to_lonlat(X0 + 250, Y0 + 300)
+    assert problems[1] == (f"leg from item 2 to {problems[0].split(': ')[0].rsplit(' lies', 1)[0]}"
+                           f" leaves the geofence at {exit_lat:.6f} N, {exit_lon:.6f} E")
+    assert len(problems) == 2  # the way back from outside is not reported again
+    assert "fence" not in " ".join(plan_problems(mission(at(0, 300), at(400, 300)), fence=False))
+
+
+def test_a_plan_is_checked_against_its_own_fence_and_rally_points(demo_areas, demo_home):
+    plan = plan_survey(demo_areas["Pinghu old town block"], CAMERAS["dji-phantom4pro"],
+                       alt_rel_m=80.0, home=demo_home)
+    validate_plan(plan)
+    west, south, east, north = plan.geofence_inclusion_wgs84.bounds
+    mid = 0.5 * (south + north)
+    southern = plan.geofence_inclusion_wgs84.intersection(shapely.box(west, south, east, mid))
+    problems = plan_problems(plan, fence=southern)
+    leaving = [p for p in problems if " leaves the geofence at " in p]
+    assert leaving and all(re.fullmatch(r"leg from item \d+ to item \d+ \(MAV_CMD_NAV_WAYPOINT "
+                                        r"at 30\.\d{6} N, 121\.\d{6} E\) leaves the geofence at "
+                                        + f"{mid:.6f}".replace(".", r"\.") + r" N, 121\.\d{6} E", p)
+                           for p in leaving)
+    school = plan.no_fly_wgs84[0]
+    inside = school.representative_point()
+    plan.rally_points_wgs84.append((inside.x, inside.y, 130.0))
+    problems = plan_problems(plan)
+    k = len(plan.rally_points_wgs84) - 1
+    assert problems == [
+        f"rally point {k} at {inside.y:.6f} N, {inside.x:.6f} E: altitude 130.0 m above home "
+        "exceeds the ceiling of 120.0 m",
+        f"rally point {k} at {inside.y:.6f} N, {inside.x:.6f} E lies inside no-fly zone 0"]

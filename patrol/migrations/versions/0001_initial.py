@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 18:46:09.601366
+Create Date: 2026-11-21 19:40:13.113803
 """
 from alembic import op
 import sqlalchemy as sa
@@ -119,10 +119,19 @@ def upgrade() -> None:
     sa.Column('path', sa.JSON(), nullable=False),
     sa.Column('plan_path', sa.String(length=500), nullable=True),
     sa.Column('waypoints_path', sa.String(length=500), nullable=True),
+    sa.Column('fence', sa.JSON(), nullable=False),
+    sa.Column('rally_points', sa.JSON(), nullable=False),
+    sa.Column('parent_id', sa.Integer(), nullable=True),
+    sa.Column('sortie_index', sa.Integer(), nullable=True),
+    sa.Column('sortie_count', sa.Integer(), nullable=True),
     sa.Column('created_at', patrol.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['area_id'], ['patrol_area.id'], ),
+    sa.ForeignKeyConstraint(['parent_id'], ['route.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
+    with op.batch_alter_table('route', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_route_parent_id'), ['parent_id'], unique=False)
+
     op.create_table('user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=80), nullable=False),
@@ -367,6 +376,9 @@ def downgrade() -> None:
 
     op.drop_table('audit_event')
     op.drop_table('user')
+    with op.batch_alter_table('route', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_route_parent_id'))
+
     op.drop_table('route')
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_status'))
