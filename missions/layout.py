@@ -204,8 +204,8 @@ def _cell_runs(cell_index: int, cell: list[Sweep], frame: SweepFrame, blocked_r:
     Each run's payload is the list of passes in flight order, each an array (4, 2) of world
     points: turnaround start, pass start, pass end, turnaround end. Starting from the last
     pass is the reverse flight of starting from the first, so of the four ways only two are
-    built and measured; the leg between passes is straight unless ``final_leg`` (a function
-    of two points, the leg around the zones) is given.
+    built and measured; ``final_leg(a, b)`` is the length of the leg between two passes
+    (around the zones).
     """
     ext = np.array([(_extension(blocked_r, s.x, s.y0, -1.0, turnaround_m),
                      _extension(blocked_r, s.x, s.y1, +1.0, turnaround_m)) if turnaround_m > 0
@@ -231,13 +231,28 @@ def _cell_runs(cell_index: int, cell: list[Sweep], frame: SweepFrame, blocked_r:
             pts = np.column_stack([np.repeat(x, 4), ys.ravel()])
         legs = frame.to_world_xy(pts).reshape(-1, 4, 2)
         ends, starts = legs[:-1, -1], legs[1:, 0]
-        if final_leg is None:
-            between = float(np.hypot(*(starts - ends).T).sum())
-        else:
-            between = sum(final_leg(tuple(a), tuple(b)) for a, b in zip(ends, starts))
+        between = sum(final_leg(tuple(a), tuple(b)) for a, b in zip(ends, starts))
         first, last = point_index(tuple(legs[0, 0])), point_index(tuple(legs[-1, -1]))
         runs.append(Run(cell_index, first, last, flown + between, list(legs)))
         runs.append(Run(cell_index, last, first, flown + between, list(legs[::-1, ::-1])))
+    return runs
+
+
+def _quick_runs(cell_index: int, cell: list[Sweep], turnaround_m: float, point_index
+                ) -> list[Run]:
+    """The ways of flying a cell for a quick estimate, in the sweep frame (distances are the
+    same as in the world): straight legs, gaps flown straight, no payload."""
+    x = np.array([s.x for s in cell])
+    lo = np.array([s.y0 for s in cell]) - turnaround_m
+    hi = np.array([s.y1 for s in cell]) + turnaround_m
+    flown = float((hi - lo).sum())
+    runs = []
+    for first_up in (True, False):
+        up = (np.arange(len(cell)) % 2 == 0) == first_up
+        entry, exit_ = np.where(up, lo, hi), np.where(up, hi, lo)
+        internal = flown + float(np.hypot(np.diff(x), entry[1:] - exit_[:-1]).sum())
+        a, b = point_index((x[0], entry[0])), point_index((x[-1], exit_[-1]))
+        runs += [Run(cell_index, a, b, internal), Run(cell_index, b, a, internal)]
     return runs
 
 
@@ -245,8 +260,8 @@ def route_parts(parts: Sequence[Part], spec: LayoutSpec, *, final: bool,
                 closed: bool = True) -> Layout:
     """Order every cell of ``parts`` into one route.
 
-    ``final`` measures legs around the zones and improves the order; otherwise legs are
-    straight and the order greedy (a quick estimate for comparing angles). ``closed`` returns
+    ``final`` measures legs around the zones and improves the order; otherwise (a quick
+    estimate for comparing angles, of a single part) legs are straight and the order greedy. ``closed`` returns
     to home when there is one (without, the pattern is an open route).
     """
     table: dict[XY, int] = {}
@@ -260,14 +275,22 @@ def route_parts(parts: Sequence[Part], spec: LayoutSpec, *, final: bool,
         return table[key]
 
     free = spec.free
-    home_i = point_index(spec.home_xy) if spec.home_xy is not None and closed else None
-    final_leg = free.path_length if final else None
+    home = spec.home_xy if closed else None
     options: list[list[Run]] = []
-    for part in parts:
-        blocked_r = part.frame.to_sweep(free.blocked) if not free.empty else free.blocked
+    if not final:  # one part, estimated in its sweep frame
+        (part,) = parts
+        if home is not None:
+            home = tuple(part.frame.to_sweep(shapely.Point(home)).coords[0])
+        home_i = point_index(home) if home is not None else None
         for cell in part.cells:
-            options.append(_cell_runs(len(options), cell, part.frame, blocked_r,
-                                      spec.turnaround_m, final_leg, point_index))
+            options.append(_quick_runs(len(options), cell, spec.turnaround_m, point_index))
+    else:
+        home_i = point_index(home) if home is not None else None
+        for part in parts:
+            blocked_r = part.frame.to_sweep(free.blocked) if not free.empty else free.blocked
+            for cell in part.cells:
+                options.append(_cell_runs(len(options), cell, part.frame, blocked_r,
+                                          spec.turnaround_m, free.path_length, point_index))
     if not options:
         return Layout(list(parts), [], 0.0)
     points = np.array(pts, dtype=float).reshape(-1, 2)
