@@ -29,7 +29,7 @@ from flight_logs.models import Flight, LogFile
 from flight_logs.recorder import LinkRecorder
 from flight_logs.store import file_sha256, store_file
 
-__all__ = ["TlogImport", "TlogWriter", "check_tlog", "import_tlog"]
+__all__ = ["TlogImport", "TlogWriter", "check_tlog", "flights_of", "import_tlog"]
 
 _TIMESTAMP = struct.Struct(">Q")
 _MAGIC_V1, _MAGIC_V2 = 0xFE, 0xFD
@@ -178,7 +178,7 @@ def import_tlog(session: Session, data_dir: Path, path: Path | str, *,
     existing = session.scalar(sa.select(LogFile).where(LogFile.sha256 == sha))
     if existing is not None:
         return TlogImport(path=path, log_file=existing, messages=existing.messages, bad_bytes=existing.bad_bytes,
-                          flights=_flights(session, existing.id), already_imported=True,
+                          flights=flights_of(session, existing.id), already_imported=True,
                           warnings=[f"{path}: already in the archive as log file {existing.id} "
                                     f"({existing.original_name}); nothing new imported"])
     prefix = vehicle_name if vehicle_name else f"tlog:{sha[:12]}"
@@ -196,7 +196,7 @@ def import_tlog(session: Session, data_dir: Path, path: Path | str, *,
     router.log_file_id = log_file.id
     router.flush(session)
     return TlogImport(path=path, log_file=log_file, messages=messages, bad_bytes=bad_bytes,
-                      flights=_flights(session, log_file.id), warnings=warnings, bad_packets=bad_packets)
+                      flights=flights_of(session, log_file.id), warnings=warnings, bad_packets=bad_packets)
 
 
 def _replay(path: Path, start: int, router: LinkRecorder) -> tuple[int, int, int, list[str]]:
@@ -258,7 +258,8 @@ def _replay(path: Path, start: int, router: LinkRecorder) -> tuple[int, int, int
     return messages, bad_bytes, bad_packets, warnings
 
 
-def _flights(session: Session, log_file_id: int) -> list[Flight]:
+def flights_of(session: Session, log_file_id: int) -> list[Flight]:
+    """The flights recorded in a log file, in start order."""
     return list(session.scalars(sa.select(Flight).where(Flight.log_file_id == log_file_id)
                                 .order_by(Flight.start_utc, Flight.id)))
 

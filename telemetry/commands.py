@@ -23,7 +23,7 @@ from flight_logs.modes import mode_number
 from missions.items import MissionItem
 from telemetry.errors import CommandRefused, LinkTimeout, TelemetryError
 from telemetry.handle import Subscription, VehicleHandle
-from telemetry.mission_protocol import upload_mission
+from telemetry.mission_protocol import upload_fence_and_rally, upload_mission
 
 __all__ = [
     "MissionRun",
@@ -231,9 +231,12 @@ def _watch_until_disarmed(handle: VehicleHandle, sub: Subscription, timeout_s: f
 
 @dataclass
 class MissionRun:
-    """What :func:`fly_mission` saw: items uploaded and reached, wall-clock times (UTC s)."""
+    """What :func:`fly_mission` saw: items uploaded (mission, geofence and rally points; None
+    when not sent) and reached, wall-clock times (UTC s)."""
 
     items_uploaded: int
+    fence_uploaded: int | None = None
+    rally_uploaded: int | None = None
     reached: list[int] = field(default_factory=list)
     armed_at_s: float | None = None
     disarmed_at_s: float | None = None
@@ -241,8 +244,10 @@ class MissionRun:
 
 def fly_mission(handle: VehicleHandle, items: Sequence[MissionItem], *, takeoff_alt_m: float,
                 timeout_s: float = 3600.0, arm_timeout_s: float = 90.0,
+                fence_items: Sequence[MissionItem] | None = None, rally_items: Sequence[MissionItem] | None = None,
                 progress: Progress | None = None) -> MissionRun:
-    """Upload ``items`` and fly them: GUIDED, arm, take off, AUTO, until the vehicle disarms.
+    """Upload ``items`` (and the geofence and rally points) and fly them: GUIDED, arm, take off,
+    AUTO, until the vehicle disarms.
 
     Parameters
     ----------
@@ -256,6 +261,10 @@ def fly_mission(handle: VehicleHandle, items: Sequence[MissionItem], *, takeoff_
         Longest time from AUTO to disarm (wall clock), seconds.
     arm_timeout_s : float
         How long to keep retrying the arming while pre-arm checks fail.
+    fence_items, rally_items : sequence of MissionItem, optional
+        Geofence (MAV_CMD_NAV_FENCE_* items) and rally points (MAV_CMD_NAV_RALLY_POINT),
+        uploaded after the mission as MAV_MISSION_TYPE_FENCE and MAV_MISSION_TYPE_RALLY. None
+        leaves the vehicle's as they are; an empty list clears them.
     progress : callable, optional
         Called with one line of text per step.
 
@@ -266,8 +275,11 @@ def fly_mission(handle: VehicleHandle, items: Sequence[MissionItem], *, takeoff_
     """
     say = progress or (lambda _: None)
     upload_mission(handle, items)
-    run = MissionRun(items_uploaded=len(items))
     say(f"mission uploaded ({len(items)} items)")
+    upload_fence_and_rally(handle, fence_items, rally_items, progress=say)
+    run = MissionRun(items_uploaded=len(items),
+                     fence_uploaded=None if fence_items is None else len(fence_items),
+                     rally_uploaded=None if rally_items is None else len(rally_items))
     takeoff(handle, takeoff_alt_m, arm_timeout_s=arm_timeout_s, progress=say)
     run.armed_at_s = time.time()
     with handle.subscribe(_WATCHED) as sub:

@@ -6,6 +6,12 @@ what it gets) -> MISSION_ITEM_INT -> ... -> MISSION_ACK (MAV_MISSION_ACCEPTED).
 Download: MISSION_REQUEST_LIST -> MISSION_COUNT -> MISSION_REQUEST_INT per item ->
 MISSION_ITEM_INT -> MISSION_ACK from us.
 
+The same exchanges carry the geofence (``mission_type`` MAV_MISSION_TYPE_FENCE: polygon
+vertices MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION/EXCLUSION with param1 = the polygon's
+vertex count, circles, a return point) and the rally points (MAV_MISSION_TYPE_RALLY,
+MAV_CMD_NAV_RALLY_POINT); ArduPilot takes them over MAVLink 2 only (``mission_type`` is a
+MAVLink 2 extension field), as MISSION_ITEM_INT.
+
 Items are :class:`missions.items.MissionItem` (degrees, metres); the conversion to the wire
 (``x``/``y`` in degE7) happens here, at the edge. Every wait has a timeout; a lost message
 is asked for again up to ``retries`` times (https://mavlink.io/en/services/mission.html).
@@ -16,14 +22,16 @@ The ``channel`` is a :class:`~telemetry.handle.VehicleHandle` (or anything with 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import time
+from typing import Any, Callable, Sequence
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from missions.items import MissionItem
 from telemetry.errors import LinkTimeout, MissionUploadError
 
-__all__ = ["download_mission", "item_from_wire", "item_to_wire_fields", "mission_result_name", "upload_mission"]
+__all__ = ["download_mission", "item_from_wire", "item_to_wire_fields", "mission_result_name",
+           "upload_fence_and_rally", "upload_mission"]
 
 _REQUESTS = ("MISSION_REQUEST_INT", "MISSION_REQUEST")
 
@@ -84,19 +92,62 @@ def _item_int(channel: Any, seq: int, item: MissionItem, mission_type: int) -> A
                    mission_type=mission_type)
 
 
+_TYPE_NAMES = {mavlink.MAV_MISSION_TYPE_MISSION: "mission", mavlink.MAV_MISSION_TYPE_FENCE: "geofence",
+               mavlink.MAV_MISSION_TYPE_RALLY: "rally points"}
+
+
+def _what(mission_type: int) -> str:
+    return _TYPE_NAMES.get(mission_type, f"MAV_MISSION_TYPE {mission_type}")
+
+
+def _same_positions(sent: Sequence[MissionItem], stored: Sequence[MissionItem], mission_type: int) -> bool:
+    """Whether the vehicle stores what was sent: same count, commands and positions (degE7).
+
+    The vehicle rewrites the rest as it keeps it (ArduPilot: home as mission item 0, fence
+    items in MAV_FRAME_GLOBAL at z 0, rally altitudes in whole metres), so only these are compared.
+    """
+    if len(sent) != len(stored):
+        return False
+    first = 1 if mission_type == mavlink.MAV_MISSION_TYPE_MISSION else 0
+    for a, b in zip(sent[first:], stored[first:]):
+        fa, fb = item_to_wire_fields(a), item_to_wire_fields(b)
+        if (fa["command"], fa["x"], fa["y"]) != (fb["command"], fb["x"], fb["y"]):
+            return False
+    return True
+
+
+def _vehicle_holds(channel: Any, items: Sequence[MissionItem], mission_type: int, timeout_s: float,
+                   retries: int) -> bool:
+    """Whether a download gives back ``items`` (:func:`_same_positions`); False if it fails."""
+    try:
+        stored = download_mission(channel, mission_type=mission_type, timeout_s=timeout_s, retries=retries)
+    except MissionUploadError:
+        return False
+    return _same_positions(items, stored, mission_type)
+
+
 def upload_mission(channel: Any, items: Sequence[MissionItem], *,
                    mission_type: int = mavlink.MAV_MISSION_TYPE_MISSION,
                    timeout_s: float = 2.0, retries: int = 5) -> None:
-    """Upload ``items`` (seq 0..n-1; for ArduPilot item 0 is home) and wait for MISSION_ACK.
+    """Upload ``items`` (seq 0..n-1; for ArduPilot mission item 0 is home) and wait for MISSION_ACK.
+
+    A lost message is recovered: on ``timeout_s`` of silence the last message is sent again.
+    ArduPilot answers an item it already holds with MAV_MISSION_INVALID_SEQUENCE and asks for
+    the next one itself, so one such answer per item sent twice is not an error. If the
+    MAV_MISSION_ACCEPTED of the last item is lost, ArduPilot answers the resent last item with
+    MAV_MISSION_ERROR (no upload running any more); the stored items are then downloaded and
+    compared (:func:`download_mission`) before the upload is called failed.
 
     Parameters
     ----------
     channel : VehicleHandle
         The vehicle.
     items : sequence of MissionItem
-        The mission as stored (ArduPilot overwrites item 0 with its home).
+        The mission as stored (ArduPilot overwrites item 0 with its home), or the geofence
+        (MAV_CMD_NAV_FENCE_* items) or rally points (MAV_CMD_NAV_RALLY_POINT).
     mission_type : int
-        MAV_MISSION_TYPE (mission, fence or rally).
+        MAV_MISSION_TYPE: MAV_MISSION_TYPE_MISSION, _FENCE or _RALLY (the last two need a
+        MAVLink 2 link, as ArduPilot does).
     timeout_s : float
         Wait for each answer, seconds; on silence the last message is sent again.
     retries : int
@@ -105,42 +156,69 @@ def upload_mission(channel: Any, items: Sequence[MissionItem], *,
     Raises
     ------
     MissionUploadError
-        MISSION_ACK other than MAV_MISSION_ACCEPTED (``result`` is its name), or no answer
-        after ``retries`` (``result`` ``"TIMEOUT"``).
+        MISSION_ACK other than MAV_MISSION_ACCEPTED (``result`` is its name; the message adds
+        the vehicle's STATUSTEXT explanation when it sent one, e.g. "Fence validation
+        failed"), no answer after ``retries`` (``result`` ``"TIMEOUT"``), or a fence or rally
+        upload on a MAVLink 1 link (``"MAV_MISSION_UNSUPPORTED"``).
     """
-    count = len(items)
+    count, what = len(items), _what(mission_type)
     mav = channel.mav
     count_msg = _encode(mav.mission_count_encode, channel.target_system, channel.target_component, count,
                         mission_type=mission_type)
-    with channel.subscribe({*_REQUESTS, "MISSION_ACK"}) as sub:
-        last_sent, sent_items, misses = count_msg, set(), 0
-        channel.send(count_msg)
+    with channel.subscribe({*_REQUESTS, "MISSION_ACK", "STATUSTEXT"}) as sub:
+        sent_items: set[int] = set()
+        duplicates = 0                     # items sent more than once: each may earn an INVALID_SEQUENCE
+        texts: list[str] = []              # the vehicle's STATUSTEXTs since our last message
+
+        def send(msg: Any, *, again: bool = False) -> float:
+            nonlocal last_sent, resent
+            last_sent, resent = msg, again
+            texts.clear()
+            channel.send(msg)
+            return time.monotonic() + timeout_s
+
+        last_sent, resent, misses = count_msg, False, 0
+        deadline = send(count_msg)
         while True:
             try:
-                msg = sub.get(timeout_s, lambda m: getattr(m, "mission_type", 0) == mission_type,
+                msg = sub.get(max(0.0, deadline - time.monotonic()),
+                              lambda m: m.get_type() == "STATUSTEXT" or getattr(m, "mission_type", 0) == mission_type,
                               what="MISSION_REQUEST_INT, MISSION_REQUEST or MISSION_ACK")
             except LinkTimeout:
                 misses += 1
                 if misses > retries:
                     done = f"{len(sent_items)} of {count} items sent"
-                    raise MissionUploadError("TIMEOUT", f"no answer after {retries} resends; {done}") from None
-                channel.send(last_sent)
+                    raise MissionUploadError("TIMEOUT", f"{what}: no answer after {retries} resends; {done}") from None
+                duplicates += last_sent is not count_msg
+                deadline = send(last_sent, again=True)
+                continue
+            kind = msg.get_type()
+            if kind == "STATUSTEXT":
+                texts.append(msg.text)
                 continue
             misses = 0
-            if msg.get_type() == "MISSION_ACK":
-                if msg.type != mavlink.MAV_MISSION_ACCEPTED:
-                    raise MissionUploadError(mission_result_name(msg.type),
-                                             f"after {len(sent_items)} of {count} items")
-                if len(sent_items) < count and count > 0:
-                    raise MissionUploadError("MAV_MISSION_ACCEPTED",
-                                             f"accepted after only {len(sent_items)} of {count} items")
-                return
+            if kind == "MISSION_ACK":
+                if msg.type == mavlink.MAV_MISSION_ACCEPTED:
+                    if len(sent_items) < count:
+                        raise MissionUploadError("MAV_MISSION_ACCEPTED",
+                                                 f"{what} accepted after only {len(sent_items)} of {count} items")
+                    return
+                all_sent = count > 0 and len(sent_items) == count
+                if resent and all_sent and _vehicle_holds(channel, items, mission_type, timeout_s, retries):
+                    return                     # the ACCEPTED was lost; the vehicle holds the items
+                if msg.type == mavlink.MAV_MISSION_INVALID_SEQUENCE and duplicates > 0:
+                    duplicates -= 1            # a repeated item crossed the vehicle's next request
+                    continue
+                why = f"; vehicle: {'; '.join(texts)}" if texts else ""
+                raise MissionUploadError(mission_result_name(msg.type),
+                                         f"{what} upload after {len(sent_items)} of {count} items{why}")
             seq = msg.seq
             if not 0 <= seq < count:
-                raise MissionUploadError("MAV_MISSION_INVALID_SEQUENCE", f"vehicle asked for item {seq} of {count}")
-            last_sent = _item_int(channel, seq, items[seq], mission_type)
+                raise MissionUploadError("MAV_MISSION_INVALID_SEQUENCE",
+                                         f"vehicle asked for {what} item {seq} of {count}")
+            duplicates += seq in sent_items
             sent_items.add(seq)
-            channel.send(last_sent)
+            deadline = send(_item_int(channel, seq, items[seq], mission_type))
 
 
 def download_mission(channel: Any, *, mission_type: int = mavlink.MAV_MISSION_TYPE_MISSION,
@@ -178,3 +256,24 @@ def download_mission(channel: Any, *, mission_type: int = mavlink.MAV_MISSION_TY
             items.append(item_from_wire(msg))
         channel.send(_encode(mav.mission_ack_encode, ts, tc, mavlink.MAV_MISSION_ACCEPTED, mission_type=mission_type))
         return items
+
+
+def upload_fence_and_rally(channel: Any, fence_items: Sequence[MissionItem] | None = None,
+                           rally_items: Sequence[MissionItem] | None = None, *, timeout_s: float = 2.0,
+                           retries: int = 5, progress: Callable[[str], None] | None = None) -> None:
+    """Upload a geofence and rally points (MAV_MISSION_TYPE_FENCE, then MAV_MISSION_TYPE_RALLY).
+
+    ``None`` leaves what the vehicle holds of that type; an empty list clears it. Uploading a
+    fence does not enable it: ArduPilot enforces it once FENCE_ENABLE is 1.
+
+    Raises
+    ------
+    MissionUploadError
+        As :func:`upload_mission` (e.g. MAV_MISSION_ERROR with "Fence validation failed").
+    """
+    say = progress or (lambda _: None)
+    for items, mission_type in ((fence_items, mavlink.MAV_MISSION_TYPE_FENCE),
+                                (rally_items, mavlink.MAV_MISSION_TYPE_RALLY)):
+        if items is not None:
+            upload_mission(channel, items, mission_type=mission_type, timeout_s=timeout_s, retries=retries)
+            say(f"{_what(mission_type)} uploaded ({len(items)} items)")

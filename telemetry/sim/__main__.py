@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from telemetry.errors import TelemetryError
+from telemetry.sim.faults import parse_drop
 from telemetry.sim.server import run_sim
 
 
@@ -19,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sysid", type=int, default=1, help="MAVLink system id")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="set an ArduCopter parameter, e.g. WPNAV_SPEED=500 (repeatable)")
+    parser.add_argument("--drop", action="append", default=[], metavar="in|out:MESSAGE:N",
+                        help="lose the Nth MESSAGE received (in) or sent (out) on each connection, "
+                             "e.g. out:MISSION_REQUEST:2 (repeatable; to test retries)")
     args = parser.parse_args(argv)
     params = {}
     for text in args.param:
@@ -31,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         lat, lon, alt = (float(v) for v in args.home.split(","))
     except ValueError:
         parser.error(f"--home {args.home!r}: give LAT,LON,ALT_AMSL_M")
+    try:
+        drop = [parse_drop(text) for text in args.drop]
+    except TelemetryError as err:
+        parser.error(f"--drop: {err}")
     if not (args.listen or args.out):
         parser.error("give --listen tcpin:HOST:PORT and/or --out udpout:HOST:PORT")
 
@@ -38,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         print("simulated ArduCopter on " + " ".join(addresses), flush=True)
 
     run_sim((lat, lon, alt), speedup=args.speedup, listen=args.listen, out=args.out, system_id=args.sysid,
-            ready=ready, params=params)
+            ready=ready, params=params, drop=drop)
     return 0
 
 

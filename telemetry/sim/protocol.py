@@ -1,34 +1,35 @@
 """The simulated vehicle's MAVLink side: what it answers, streams and announces, per channel.
 
 A :class:`Channel` is one ground-station connection (like one SERIALn port of ArduPilot): its
-own sequence numbers, stream rates and transfers in progress. It answers as ArduCopter 4.6.3
-does in the SITL recording: COMMAND_ACK for every COMMAND_LONG/COMMAND_INT (unknown commands
-MAV_RESULT_UNSUPPORTED), the mission upload asked item by item with MISSION_REQUEST (not
-MISSION_REQUEST_INT) and closed with MISSION_ACK, data streams only once asked for
-(REQUEST_DATA_STREAM, MAV_CMD_SET_MESSAGE_INTERVAL), HOME_POSITION on
-MAV_CMD_REQUEST_MESSAGE, and the parameter protocol (for dronekit).
+own sequence numbers and stream rates. It answers as ArduCopter 4.6.3 does in the SITL
+recording: COMMAND_ACK for every COMMAND_LONG/COMMAND_INT (unknown commands
+MAV_RESULT_UNSUPPORTED), the mission protocol for missions, geofences and rally points
+(:mod:`telemetry.sim.transfers`), data streams only once asked for (REQUEST_DATA_STREAM,
+MAV_CMD_SET_MESSAGE_INTERVAL), HOME_POSITION on MAV_CMD_REQUEST_MESSAGE, and the parameter
+protocol (for dronekit). Chosen messages can be lost on purpose (:mod:`telemetry.sim.faults`).
 
 :class:`SimProtocol` ties the channels to one :class:`~telemetry.sim.vehicle.SimVehicle`:
-HEARTBEAT at 1 Hz of simulated time and the vehicle's events go to every channel.
+HEARTBEAT at 1 Hz of simulated time and the vehicle's events go to every channel; the
+transfers in progress (one per mission type, as in ArduPilot) are its too.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from flight_logs.modes import mode_number
 from missions.items import MissionItem
 from telemetry.sim import messages
+from telemetry.sim.faults import DropRule, Dropper
+from telemetry.sim.transfers import MissionTransfers, Upload, tick_uploads
 from telemetry.sim.vehicle import SimVehicle
 
 __all__ = ["Channel", "SimProtocol"]
 
 _COMPONENT = mavlink.MAV_COMP_ID_AUTOPILOT1
-_TRANSFER_TIMEOUT_S = 1.5        # wall seconds before an item is asked for again
-_TRANSFER_RETRIES = 5
 _FORCE_DISARM = 21196
 _VERSION = 0x04060380            # the behaviour modelled: ArduCopter 4.6.3 (FIRMWARE_VERSION_TYPE_OFFICIAL)
 _CAPABILITIES = (mavlink.MAV_PROTOCOL_CAPABILITY_MISSION_FLOAT | mavlink.MAV_PROTOCOL_CAPABILITY_PARAM_FLOAT
@@ -45,15 +46,7 @@ class _Sink:
         self.write = write
 
 
-class _Upload:
-    def __init__(self, count: int, mission_type: int, peer: tuple[int, int], now: float) -> None:
-        self.count, self.mission_type, self.peer = count, mission_type, peer
-        self.items: list[MissionItem] = []
-        self.asked_at = now
-        self.retries = 0
-
-
-class Channel:
+class Channel(MissionTransfers):
     """One connection to a ground station.
 
     Parameters
@@ -62,20 +55,17 @@ class Channel:
         The vehicle's protocol (shared state).
     write : callable
         Sends bytes to this ground station.
-    wall_clock : callable
-        Monotonic wall seconds, for transfer timeouts.
     """
 
-    def __init__(self, proto: "SimProtocol", write: Callable[[bytes], None], *,
-                 wall_clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, proto: "SimProtocol", write: Callable[[bytes], None]) -> None:
         self.proto = proto
         self.vehicle = proto.vehicle
         self.mav = mavlink.MAVLink(_Sink(write), srcSystem=proto.system_id, srcComponent=_COMPONENT)
         self.mav.robust_parsing = True
-        self._wall = wall_clock
+        self.wall = proto.wall_clock
+        self.dropper = Dropper(proto.drop)
         self.intervals: dict[str, float] = {}     # message name -> simulated seconds
         self.next_due: dict[str, float] = {}
-        self.upload: _Upload | None = None
         self.received = 0
         self.bad_packets = 0
         self._handlers: dict[str, Callable[[Any], None]] = {
@@ -96,6 +86,8 @@ class Channel:
             if msg.get_type() == "BAD_DATA":
                 self.bad_packets += 1
                 continue
+            if self.dropper.lose("in", msg.get_type()):
+                continue
             self.received += 1
             target = getattr(msg, "target_system", 0)
             if target not in (0, self.proto.system_id):
@@ -105,7 +97,8 @@ class Channel:
                 handler(msg)
 
     def send(self, msg: Any | None) -> None:
-        if msg is not None:
+        """Send ``msg`` (None: nothing) to this ground station, unless a drop rule loses it."""
+        if msg is not None and not self.dropper.lose("out", msg.get_type()):
             self.mav.send(msg)
 
     def _ack(self, msg: Any, command: int, result: int) -> None:
@@ -136,8 +129,6 @@ class Channel:
             if now + 1e-9 >= due:
                 self.send(messages.ENCODERS[name](self.mav, self.vehicle))
                 self.next_due[name] = max(due + interval, now)
-        if self.upload is not None and self._wall() - self.upload.asked_at > _TRANSFER_TIMEOUT_S:
-            self._retry_upload()
 
     # ------------------------------------------------------------------ commands
     def on_command_long(self, msg: Any) -> None:
@@ -212,77 +203,9 @@ class Channel:
         return mavlink.MAV_RESULT_ACCEPTED
 
     # ------------------------------------------------------------------ missions
-    def on_mission_count(self, msg: Any) -> None:
-        mission_type = getattr(msg, "mission_type", 0)
-        peer = (msg.get_srcSystem(), msg.get_srcComponent())
-        if msg.count == 0:
-            self.proto.store_mission(mission_type, [])
-            self.send(self.mav.mission_ack_encode(*peer, mavlink.MAV_MISSION_ACCEPTED, mission_type))
-            return
-        self.upload = _Upload(msg.count, mission_type, peer, self._wall())
-        self.send(self.mav.mission_request_encode(*peer, 0, mission_type))
-
-    def on_mission_item(self, msg: Any) -> None:
-        up = self.upload
-        if up is None or getattr(msg, "mission_type", 0) != up.mission_type:
-            return
-        if msg.seq != len(up.items):
-            self.send(self.mav.mission_request_encode(*up.peer, len(up.items), up.mission_type))
-            return
-        scale = 1e7 if msg.get_type() == "MISSION_ITEM_INT" else 1.0
-        up.items.append(MissionItem(command=msg.command, frame=msg.frame, param1=msg.param1, param2=msg.param2,
-                                    param3=msg.param3, param4=msg.param4, lat_deg=msg.x / scale,
-                                    lon_deg=msg.y / scale, alt_m=float(msg.z), autocontinue=bool(msg.autocontinue)))
-        up.asked_at, up.retries = self._wall(), 0
-        if len(up.items) < up.count:
-            self.send(self.mav.mission_request_encode(*up.peer, len(up.items), up.mission_type))
-            return
-        self.upload = None
-        self.proto.store_mission(up.mission_type, up.items)
-        self.send(self.mav.mission_ack_encode(*up.peer, mavlink.MAV_MISSION_ACCEPTED, up.mission_type))
-        if up.mission_type == mavlink.MAV_MISSION_TYPE_MISSION:
-            self.proto.announce_text(6, "Flight plan received")
-
-    def _retry_upload(self) -> None:
-        up = self.upload
-        up.retries += 1
-        up.asked_at = self._wall()
-        if up.retries > _TRANSFER_RETRIES:
-            self.upload = None
-            self.send(self.mav.mission_ack_encode(*up.peer, mavlink.MAV_MISSION_OPERATION_CANCELLED, up.mission_type))
-            return
-        self.send(self.mav.mission_request_encode(*up.peer, len(up.items), up.mission_type))
-
-    def on_mission_request_list(self, msg: Any) -> None:
-        mission_type = getattr(msg, "mission_type", 0)
-        count = len(self.proto.items(mission_type))
-        self.send(self.mav.mission_count_encode(msg.get_srcSystem(), msg.get_srcComponent(), count, mission_type))
-
-    def on_mission_request(self, msg: Any) -> None:
-        mission_type = getattr(msg, "mission_type", 0)
-        items = self.proto.items(mission_type)
-        peer = (msg.get_srcSystem(), msg.get_srcComponent())
-        if not 0 <= msg.seq < len(items):
-            self.send(self.mav.mission_ack_encode(*peer, mavlink.MAV_MISSION_INVALID_SEQUENCE, mission_type))
-            return
-        it = items[msg.seq]
-        fields = (msg.seq, it.frame, it.command, int(msg.seq == self.vehicle.mission_seq), int(it.autocontinue),
-                  it.param1, it.param2, it.param3, it.param4)
-        if msg.get_type() == "MISSION_REQUEST_INT":
-            self.send(self.mav.mission_item_int_encode(*peer, *fields, int(round(it.lat_deg * 1e7)),
-                                                       int(round(it.lon_deg * 1e7)), it.alt_m, mission_type))
-        else:
-            self.send(self.mav.mission_item_encode(*peer, *fields, it.lat_deg, it.lon_deg, it.alt_m, mission_type))
-
     def on_mission_set_current(self, msg: Any) -> None:
         self.vehicle.set_current(msg.seq)
         self.send(messages.mission_current(self.mav, self.vehicle))
-
-    def on_mission_clear_all(self, msg: Any) -> None:
-        mission_type = getattr(msg, "mission_type", 0)
-        self.proto.store_mission(mission_type, [])
-        self.send(self.mav.mission_ack_encode(msg.get_srcSystem(), msg.get_srcComponent(),
-                                              mavlink.MAV_MISSION_ACCEPTED, mission_type))
 
     # ------------------------------------------------------------------ parameters
     def _param_value(self, name: str) -> Any:
@@ -322,26 +245,42 @@ class SimProtocol:
         The simulated vehicle.
     system_id : int
         Its MAVLink system id (component 1, the autopilot).
+    drop : iterable of DropRule
+        Messages each channel loses on purpose (:mod:`telemetry.sim.faults`).
+    max_items : mapping, optional
+        MAV_MISSION_TYPE -> most items the vehicle stores (a larger MISSION_COUNT is answered
+        MAV_MISSION_NO_SPACE); unlimited for the types not given.
+    wall_clock : callable
+        Monotonic wall seconds, for the transfers' timeouts (the ground station's run on wall
+        time too, whatever the simulation speed-up).
     """
 
-    def __init__(self, vehicle: SimVehicle, *, system_id: int = 1) -> None:
+    def __init__(self, vehicle: SimVehicle, *, system_id: int = 1, drop: Iterable[DropRule] = (),
+                 max_items: Mapping[int, int] | None = None,
+                 wall_clock: Callable[[], float] = time.monotonic) -> None:
         self.vehicle = vehicle
         self.system_id = system_id
+        self.drop = tuple(drop)
+        self.max_items = dict(max_items or {})
+        self.wall_clock = wall_clock
         self.channels: list[Channel] = []
+        self.uploads: dict[int, Upload] = {}      # MAV_MISSION_TYPE -> upload in progress
         self.missions: dict[int, list[MissionItem]] = {}
         self.param_names = sorted(vehicle.params)
         self.names_by_id = {msg_id: cls.msgname for msg_id, cls in mavlink.mavlink_map.items()}
         self.mode_numbers = {name: mode_number(vehicle.mav_type, name) for name in ("AUTO", "RTL", "LAND")}
         self._next_heartbeat = 0.0
 
-    def add_channel(self, write: Callable[[bytes], None], **kwargs: Any) -> Channel:
+    def add_channel(self, write: Callable[[bytes], None]) -> Channel:
         """A new ground-station connection sending through ``write``."""
-        channel = Channel(self, write, **kwargs)
+        channel = Channel(self, write)
         self.channels.append(channel)
         return channel
 
     def remove_channel(self, channel: Channel) -> None:
+        """The connection closed: forget it and the uploads it was sending."""
         self.channels = [c for c in self.channels if c is not channel]
+        self.uploads = {t: up for t, up in self.uploads.items() if up.channel is not channel}
 
     def store_mission(self, mission_type: int, items: list[MissionItem]) -> None:
         if mission_type == mavlink.MAV_MISSION_TYPE_MISSION:
@@ -376,6 +315,7 @@ class SimProtocol:
                 channel.send(messages.heartbeat(channel.mav, v))
         for channel in self.channels:
             channel.tick()
+        tick_uploads(self, self.wall_clock())
 
     def _event(self, mav: Any, kind: str, payload: Any) -> Any:
         v = self.vehicle

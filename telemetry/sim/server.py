@@ -18,9 +18,10 @@ import signal
 import socket
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 from telemetry.errors import TelemetryError
+from telemetry.sim.faults import DropRule
 from telemetry.sim.protocol import Channel, SimProtocol
 from telemetry.sim.vehicle import DEFAULT_PARAMS, SimConfig, SimVehicle
 
@@ -65,10 +66,15 @@ class SimServer:
         Overrides of :class:`~telemetry.sim.vehicle.SimConfig` timeline fields.
     params : dict, optional
         ArduCopter parameters to set (names of :data:`~telemetry.sim.vehicle.DEFAULT_PARAMS`).
+    drop : iterable of DropRule
+        Messages every connection loses on purpose (:mod:`telemetry.sim.faults`).
+    max_items : mapping, optional
+        MAV_MISSION_TYPE -> capacity (see :class:`~telemetry.sim.protocol.SimProtocol`).
     """
 
     def __init__(self, home: tuple[float, float, float], *, speedup: float = 1.0, endpoints: list[str],
-                 system_id: int = 1, config: dict | None = None, params: dict[str, float] | None = None) -> None:
+                 system_id: int = 1, config: dict | None = None, params: dict[str, float] | None = None,
+                 drop: Iterable[DropRule] = (), max_items: Mapping[int, int] | None = None) -> None:
         if not endpoints:
             raise TelemetryError("the simulator needs an endpoint (--listen tcpin:... or --out udpout:...)")
         if speedup <= 0:
@@ -78,6 +84,8 @@ class SimServer:
         self.system_id = system_id
         self._config = config or {}
         self._params = dict(params or {})
+        self._drop_rules = tuple(drop)
+        self._max_items = dict(max_items or {})
         unknown = set(self._params) - set(DEFAULT_PARAMS)
         if unknown:
             raise TelemetryError(f"unknown simulator parameter(s): {', '.join(sorted(unknown))}")
@@ -116,7 +124,8 @@ class SimServer:
         cfg = SimConfig(home_lat_deg=lat, home_lon_deg=lon, home_alt_amsl_m=alt, utc_at_boot_s=time.time(),
                         **self._config)
         vehicle = SimVehicle(cfg, {**DEFAULT_PARAMS, **self._params, "SYSID_THISMAV": self.system_id})
-        self.protocol = SimProtocol(vehicle, system_id=self.system_id)
+        self.protocol = SimProtocol(vehicle, system_id=self.system_id, drop=self._drop_rules,
+                                    max_items=self._max_items)
         self._wall0 = time.monotonic()
         for sock, (_, dest) in list(self._udp.items()):
             if dest is not None:
@@ -212,7 +221,8 @@ class SimServer:
 def run_sim(home: tuple[float, float, float], *, speedup: float = 1.0, listen: str | None = None,
             out: str | None = None, stop: threading.Event | None = None, system_id: int = 1,
             ready: Callable[[list[str]], None] | None = None, config: dict | None = None,
-            params: dict[str, float] | None = None) -> None:
+            params: dict[str, float] | None = None, drop: Iterable[DropRule] = (),
+            max_items: Mapping[int, int] | None = None) -> None:
     """Run the simulated ArduCopter until ``stop`` is set (or SIGTERM/SIGINT when none is given).
 
     Parameters
@@ -235,6 +245,10 @@ def run_sim(home: tuple[float, float, float], *, speedup: float = 1.0, listen: s
         :class:`~telemetry.sim.vehicle.SimConfig` overrides (``prearm_ok_s``...).
     params : dict, optional
         ArduCopter parameters (``{"WPNAV_SPEED": 500}``...).
+    drop : iterable of DropRule
+        Messages every connection loses on purpose (``parse_drop("out:MISSION_REQUEST:2")``).
+    max_items : mapping, optional
+        MAV_MISSION_TYPE -> the most items the vehicle stores of that type.
 
     Raises
     ------
@@ -245,7 +259,7 @@ def run_sim(home: tuple[float, float, float], *, speedup: float = 1.0, listen: s
     """
     endpoints = [url for url in (listen, out) if url]
     server = SimServer(home, speedup=speedup, endpoints=endpoints, system_id=system_id, config=config,
-                       params=params)
+                       params=params, drop=drop, max_items=max_items)
     own_signals = stop is None
     stop = stop or threading.Event()
     previous = {}

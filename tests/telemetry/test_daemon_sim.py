@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from flight_logs.models import Flight, LogFile, Vehicle
 from flight_logs.store import file_sha256, resolve_stored
@@ -24,9 +25,10 @@ SPEEDUP = 40.0
 
 
 @pytest.fixture
-def flown(session_factory, settings, home, udp_port, short_survey):
-    """Fly the short survey as a stored route (``fly_route``, the CLI's path) on the simulator
-    started as the demo starts it; returns (result, link, wall times, items, progress lines)."""
+def flown(session_factory, settings, home, udp_port, short_survey, fence_and_rally):
+    """Fly the short survey as a stored route (``fly_route``, the CLI's path) with a geofence and
+    rally points on the simulator started as the demo starts it; returns (result, link, wall
+    times, items, progress lines)."""
     with session_factory.begin() as session:
         route = Route(name="test survey", pattern="survey", items=[i.to_dict() for i in short_survey])
         session.add(route)
@@ -47,7 +49,9 @@ def flown(session_factory, settings, home, udp_port, short_survey):
             wall["disarmed"] = time.monotonic()
 
     try:
-        result = fly_route(session_factory, settings.data_dir, link, route_id, timeout_s=120, progress=progress)
+        fence, rally = fence_and_rally
+        result = fly_route(session_factory, settings.data_dir, link, route_id, fence_items=fence, rally_items=rally,
+                           timeout_s=120, progress=progress)
     finally:
         sim.terminate()
         _, err = sim.communicate(timeout=10)
@@ -87,6 +91,13 @@ def test_flight_track_events_photos_and_tlog_are_stored(flown, session_factory, 
         assert len(feedback) > 10
         assert flight.photo_count == len(flight.camera_positions) == len(feedback)
         assert [c.img_idx for c in flight.camera_positions] == [m.img_idx for m in feedback]
+        # the geofence and rally points went up after the mission, each accepted
+        acks = [m.mission_type for m in read_tlog(path) if m.get_type() == "MISSION_ACK"
+                and m.get_srcSystem() == 1 and m.type == mavlink.MAV_MISSION_ACCEPTED]
+        assert acks == [mavlink.MAV_MISSION_TYPE_MISSION, mavlink.MAV_MISSION_TYPE_FENCE,
+                        mavlink.MAV_MISSION_TYPE_RALLY]
+    assert (result["fence_items"], result["rally_items"]) == (8, 2)
+    assert "geofence uploaded (8 items)" in lines and "rally points uploaded (2 items)" in lines
     assert any(line.startswith("mission item") for line in lines)
     assert not list((settings.data_dir / "live").glob("*.tlog"))        # moved into the archive
 

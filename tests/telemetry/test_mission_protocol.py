@@ -101,11 +101,14 @@ def test_upload_over_mavlink1_link():
         upload_mission(channel, ITEMS, mission_type=mavlink.MAV_MISSION_TYPE_FENCE, timeout_s=0.1)
 
 
-def test_rejection_raises_with_the_result_name():
-    channel = ScriptedChannel(ardupilot(fail_at=2, fail_with=mavlink.MAV_MISSION_NO_SPACE))
-    with pytest.raises(MissionUploadError, match="MAV_MISSION_NO_SPACE") as err:
+@pytest.mark.parametrize("result", ["MAV_MISSION_NO_SPACE", "MAV_MISSION_INVALID_SEQUENCE", "MAV_MISSION_DENIED"])
+def test_rejection_raises_with_the_result_name(result):
+    """INVALID_SEQUENCE too: only an item sent twice may earn one without failing the upload."""
+    channel = ScriptedChannel(ardupilot(fail_at=2, fail_with=getattr(mavlink, result)))
+    with pytest.raises(MissionUploadError, match=result) as err:
         upload_mission(channel, ITEMS, timeout_s=0.5)
-    assert err.value.result == "MAV_MISSION_NO_SPACE"
+    assert err.value.result == result
+    assert [m.get_type() for m in channel.sent].count("MISSION_ITEM_INT") == 3      # items 0-2, none again
 
 
 def test_lost_messages_are_sent_again():
