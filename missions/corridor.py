@@ -74,7 +74,7 @@ def plan_corridor(line: AreaSpec | BaseGeometry, width_m: float, camera: Camera 
                   speed_m_s: float = 10.0, turnaround_m: float = 0.0,
                   no_fly: Iterable[BaseGeometry] = (), home: tuple[float, float] | None = None,
                   takeoff_alt_m: float | None = None, line_spacing_m: float | None = None,
-                  no_fly_margin_m: float = 5.0) -> RoutePlan:
+                  no_fly_margin_m: float = 5.0, photo_mode: str = "distance") -> RoutePlan:
     """Plan a corridor scan along a polyline.
 
     Parameters
@@ -84,7 +84,7 @@ def plan_corridor(line: AreaSpec | BaseGeometry, width_m: float, camera: Camera 
     width_m : float
         Width of the corridor to cover (m), centred on the line.
     camera, alt_rel_m, gsd_cm_px, front_overlap, side_overlap, speed_m_s, turnaround_m,
-    no_fly, home, takeoff_alt_m, line_spacing_m, no_fly_margin_m
+    no_fly, home, takeoff_alt_m, line_spacing_m, no_fly_margin_m, photo_mode
         As for :func:`missions.survey.plan_survey`.
 
     Returns
@@ -150,7 +150,7 @@ def plan_corridor(line: AreaSpec | BaseGeometry, width_m: float, camera: Camera 
     start_xy = home_xy if home_xy is not None else passes[0][0]
     builder = RouteBuilder(proj, free, home_xy=start_xy, alt_rel_m=alt,
                            takeoff_alt_m=takeoff_alt_m if takeoff_alt_m is not None else alt,
-                           speed_m_s=speed_m_s, home_wgs84=home_wgs84)
+                           speed_m_s=speed_m_s, home_wgs84=home_wgs84, photo_mode=photo_mode)
     for coords in passes:
         pieces = _pieces(LineString(coords), free.blocked)
         for i, piece in enumerate(pieces):
@@ -187,6 +187,7 @@ def plan_corridor(line: AreaSpec | BaseGeometry, width_m: float, camera: Camera 
         "alt_rel_m": alt, "gsd_cm_px": gsd_cm_px, "front_overlap": front_overlap,
         "side_overlap": side_overlap, "speed_m_s": speed_m_s, "turnaround_m": turnaround_m,
         "line_spacing_m": line_spacing_m, "no_fly_margin_m": no_fly_margin_m,
+        "photo_mode": photo_mode,
         "home": list(home) if home else None,
     }
     no_fly_out = [p for g in no_fly_wgs for p in getattr(g, "geoms", [g])]

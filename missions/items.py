@@ -169,6 +169,13 @@ def cam_trigg_dist_item(distance_m: float, *, trigger_now: bool = True) -> Missi
                        param1=float(distance_m), param3=1.0 if trigger_now else 0.0)
 
 
+def image_capture_item() -> MissionItem:
+    """MAV_CMD_IMAGE_START_CAPTURE for one image (param3 = 1) where the vehicle is: the photo
+    of a "capture at each waypoint" survey (ArduPilot 4.1+ runs it as a mission command)."""
+    return MissionItem(mavlink.MAV_CMD_IMAGE_START_CAPTURE, mavlink.MAV_FRAME_MISSION,
+                       param3=1.0)
+
+
 def roi_location_item(lon_deg: float, lat_deg: float, alt_rel_m: float = 0.0) -> MissionItem:
     """MAV_CMD_DO_SET_ROI_LOCATION: point the vehicle and camera at a place
     (``alt_rel_m`` above home)."""

@@ -26,10 +26,12 @@ from shapely import affinity
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from missions.errors import MissionError
 from missions.items import (
     MissionItem,
     cam_trigg_dist_item,
     change_speed_item,
+    image_capture_item,
     home_item,
     roi_location_item,
     roi_none_item,
@@ -40,7 +42,7 @@ from missions.items import (
 from missions.routing import FreeSpace
 from patrol.geodesy import LocalProjection, path_length_m
 
-__all__ = ["RoutePlan", "RouteBuilder", "TURN_MIN_DEG", "FENCE_MARGIN_M", "count_turns",
+__all__ = ["RoutePlan", "RouteBuilder", "PHOTO_MODES", "TURN_MIN_DEG", "FENCE_MARGIN_M", "count_turns",
            "estimate_flight_time_s", "footprint_rectangles", "heading_deg", "photos_along"]
 
 XY = tuple[float, float]
@@ -53,6 +55,10 @@ _CLIMB_M_S = 2.5
 _DESCENT_M_S = 1.5
 _LAND_M_S = 0.5
 _LAND_ALT_LOW_M = 10.0
+#: How photos are taken: ``"distance"`` (MAV_CMD_DO_SET_CAM_TRIGG_DIST on along each pass)
+#: or ``"waypoint"`` (a waypoint at every photo position, MAV_CMD_IMAGE_START_CAPTURE there:
+#: the vehicle need not support distance triggering, at the price of more items).
+PHOTO_MODES = ("distance", "waypoint")
 #: Default distance in metres the geofence inclusion polygon keeps around the area and path.
 FENCE_MARGIN_M = 30.0
 
@@ -223,7 +229,12 @@ class RouteBuilder:
     """
 
     def __init__(self, proj: LocalProjection, free: FreeSpace, *, home_xy: XY, alt_rel_m: float,
-                 takeoff_alt_m: float, speed_m_s: float, home_wgs84: LonLat | None = None) -> None:
+                 takeoff_alt_m: float, speed_m_s: float, home_wgs84: LonLat | None = None,
+                 photo_mode: str = "distance") -> None:
+        if photo_mode not in PHOTO_MODES:
+            raise MissionError(f"photo_mode must be one of {', '.join(PHOTO_MODES)}, "
+                               f"got {photo_mode!r}")
+        self.photo_mode = photo_mode
         self.proj, self.free = proj, free
         self.home_xy = (float(home_xy[0]), float(home_xy[1]))
         self.home_wgs84 = home_wgs84 if home_wgs84 is not None else tuple(
@@ -260,7 +271,8 @@ class RouteBuilder:
     def camera_pass(self, coords: Sequence[XY], trigger_m: float | None, *,
                     lead_in: XY | None = None, lead_out: XY | None = None,
                     final_photo: bool = True) -> None:
-        """Fly a pass with the camera on (a photo every ``trigger_m`` metres, and at both ends).
+        """Fly a pass with the camera on (a photo every ``trigger_m`` metres, and at both ends;
+        by distance trigger or at a waypoint per photo, as the builder's ``photo_mode`` says).
 
         ``lead_in``/``lead_out`` are turnaround points flown before/after with the camera off;
         ``final_photo=False`` switches the camera off without the photo at the end (a closed
@@ -276,7 +288,17 @@ class RouteBuilder:
         if not self._pattern_span:
             self._pattern_span.append(len(self.path) - 1)
         length = sum(math.dist(a, b) for a, b in zip(coords, coords[1:]))
-        if trigger_m:
+        if trigger_m and self.photo_mode == "waypoint":
+            pos, heads = photos_along(coords, trigger_m) if length >= 1e-3 else ([coords[0]], [0.0])
+            if not final_photo and len(pos) > 1 and math.dist(pos[-1], coords[-1]) < 1e-3:
+                pos, heads = pos[:-1], heads[:-1]
+            for p in pos:
+                self.waypoint(p)
+                self._items.append(image_capture_item())
+            self.waypoint(coords[-1])
+            self.photos.extend(pos)
+            self.headings.extend(heads)
+        elif trigger_m:
             if length < 1e-3:
                 self._items.append(cam_trigg_dist_item(0.0, trigger_now=True))
                 pos, heads = [coords[0]], [0.0]

@@ -137,6 +137,8 @@ def _read_ops(plan: RoutePlan) -> list[_Op]:
                 current = None
             elif it.param3 == 1:  # a single photo where the vehicle is
                 ops.append(_Op("pass", k, coords=[pos], trigger_m=last_trigger))
+        elif cmd == mavlink.MAV_CMD_IMAGE_START_CAPTURE and it.param3 == 1 and current is None:
+            ops.append(_Op("pass", k, coords=[pos], trigger_m=last_trigger))  # capture here
         elif cmd == mavlink.MAV_CMD_DO_SET_ROI_LOCATION:
             ops.append(_Op("roi", k, roi=(*_project(proj, it.lon_deg, it.lat_deg), it.alt_m,
                                           (it.lon_deg, it.lat_deg))))
@@ -269,7 +271,8 @@ class _Splitter:
         ca, cb = self.cuts[a], self.cuts[b]
         builder = RouteBuilder(self.proj, self.free, home_xy=self.home_xy, alt_rel_m=self.alt,
                                takeoff_alt_m=self.takeoff_alt, speed_m_s=self.speed,
-                               home_wgs84=self.home_wgs84)
+                               home_wgs84=self.home_wgs84,
+                               photo_mode=self.plan.params.get("photo_mode", "distance"))
         builder.transit_to(ca.xy)
         roi = ca.roi
         if roi is not None:

@@ -121,7 +121,8 @@ def plan_survey(area: AreaSpec | BaseGeometry, camera: Camera | None = None, *,
                 turnaround_m: float = 0.0, sweep_angle_deg: float | None = None,
                 no_fly: Iterable[BaseGeometry] = (), home: tuple[float, float] | None = None,
                 takeoff_alt_m: float | None = None, line_spacing_m: float | None = None,
-                no_fly_margin_m: float = 5.0, decompose: bool = True) -> RoutePlan:
+                no_fly_margin_m: float = 5.0, decompose: bool = True,
+                photo_mode: str = "distance") -> RoutePlan:
     """Plan a survey (lawnmower) route covering an area, keeping out of no-fly zones.
 
     Parameters
@@ -154,6 +155,9 @@ def plan_survey(area: AreaSpec | BaseGeometry, camera: Camera | None = None, *,
         Clearance kept between passes and no-fly zones (m, > 0); transits keep at least half.
     decompose : bool
         Try sweeping each cell at its own angle (step 3 of the module notes).
+    photo_mode : str
+        ``"distance"`` (trigger distance along the passes) or ``"waypoint"`` (capture at a
+        waypoint per photo), :data:`missions.plan.PHOTO_MODES`.
 
     Returns
     -------
@@ -210,7 +214,7 @@ def plan_survey(area: AreaSpec | BaseGeometry, camera: Camera | None = None, *,
     start_xy = home_xy if home_xy is not None else tuple(best.runs[0].payload[0][0])
     builder = RouteBuilder(proj, free, home_xy=start_xy, alt_rel_m=alt,
                            takeoff_alt_m=takeoff_alt_m if takeoff_alt_m is not None else alt,
-                           speed_m_s=speed_m_s, home_wgs84=home_wgs84)
+                           speed_m_s=speed_m_s, home_wgs84=home_wgs84, photo_mode=photo_mode)
     for run in best.runs:
         for leg in run.payload:
             lead_in, start, end, lead_out = (tuple(p) for p in leg)
@@ -238,7 +242,8 @@ def plan_survey(area: AreaSpec | BaseGeometry, camera: Camera | None = None, *,
         "side_overlap": side_overlap, "speed_m_s": speed_m_s, "turnaround_m": turnaround_m,
         "sweep_angle_deg": sweep_angle_deg, "line_spacing_m": line_spacing_m,
         "decompose": decompose,
-        "no_fly_margin_m": no_fly_margin_m, "home": list(home) if home else None,
+        "no_fly_margin_m": no_fly_margin_m, "photo_mode": photo_mode,
+        "home": list(home) if home else None,
     }
     no_fly_out = [proj.unproject(h) for h in holes_xy] + [
         p for g in no_fly_wgs for p in _polygons(g)]

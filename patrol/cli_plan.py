@@ -161,16 +161,19 @@ def plan() -> None:
 @click.option("--turnaround-m", type=float, default=0.0, show_default=True)
 @click.option("--angle-deg", "sweep_angle_deg", type=float, default=None,
               help="Pass direction (degrees from north); default: the shortest route.")
+@click.option("--photo-mode", type=click.Choice(["distance", "waypoint"]), default="distance",
+              show_default=True, help="Trigger distance along passes, or capture at a waypoint "
+                                      "per photo.")
 def survey(input_path, out, fmt, name, no_fly_files, camera, custom_camera, alt_rel_m, gsd_cm_px,
            speed_m_s, home, ceiling_m, endurance_min, reserve, stats_json, front_overlap,
-           side_overlap, line_spacing_m, turnaround_m, sweep_angle_deg) -> None:
+           side_overlap, line_spacing_m, turnaround_m, sweep_angle_deg, photo_mode) -> None:
     """Lawnmower survey of an area (Polygon/MultiPolygon; holes are no-fly zones)."""
     _run("survey", input_path, out, fmt, name, no_fly_files, camera, custom_camera, home,
          ceiling_m, endurance_min, reserve, stats_json, dict(
              alt_rel_m=alt_rel_m, gsd_cm_px=gsd_cm_px, speed_m_s=speed_m_s,
              front_overlap=front_overlap, side_overlap=side_overlap,
              line_spacing_m=line_spacing_m, turnaround_m=turnaround_m,
-             sweep_angle_deg=sweep_angle_deg))
+             sweep_angle_deg=sweep_angle_deg, photo_mode=photo_mode))
 
 
 @plan.command()

@@ -26,6 +26,7 @@ _ITEM_NAMES = {
     mavlink.MAV_CMD_DO_CHANGE_SPEED: "ChangeSpeed", mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST: "SetCamTrigDst",
     mavlink.MAV_CMD_DO_SET_ROI_LOCATION: "SetROI", mavlink.MAV_CMD_DO_SET_ROI: "SetROI",
     mavlink.MAV_CMD_DO_SET_ROI_NONE: "SetROI", mavlink.MAV_CMD_DO_DIGICAM_CONTROL: "DigiCamCtrl",
+    mavlink.MAV_CMD_IMAGE_START_CAPTURE: "ImageStartCapture",
 }
 _NAV_GOTO = {mavlink.MAV_CMD_NAV_WAYPOINT, mavlink.MAV_CMD_NAV_LOITER_TIME, mavlink.MAV_CMD_NAV_LOITER_UNLIM,
              mavlink.MAV_CMD_NAV_SPLINE_WAYPOINT}
@@ -135,7 +136,8 @@ class AutoMission:
             self.last_photo_xy = (self.x_m, self.y_m)
             if item.param3 == 1:
                 self.take_photo()
-        elif cmd == mavlink.MAV_CMD_DO_DIGICAM_CONTROL:
+        elif cmd == mavlink.MAV_CMD_DO_DIGICAM_CONTROL or (
+                cmd == mavlink.MAV_CMD_IMAGE_START_CAPTURE and item.param3 == 1):
             self.take_photo()
         elif cmd in (mavlink.MAV_CMD_DO_SET_ROI_LOCATION, mavlink.MAV_CMD_DO_SET_ROI):
             self.roi_xy = self.proj.to_xy(item.lon_deg, item.lat_deg) if (item.lat_deg or item.lon_deg) else None

@@ -160,3 +160,20 @@ def test_orbit_sorties_point_the_camera_at_the_hotspot(demo_areas, demo_home):
         for (x, y), h in zip(xy(plan, s.photo_positions_wgs84), s.photo_headings_deg):
             bearing = np.degrees(np.arctan2(centre[0] - x, centre[1] - y)) % 360.0
             assert abs((h - bearing + 180.0) % 360.0 - 180.0) < 1e-6
+
+
+def test_capture_at_each_waypoint_survives_the_split(demo_areas, demo_home, geometry):
+    area = demo_areas["Pinghu old town block"]
+    plan = plan_survey(area, CAMERAS["dji-phantom4pro"], alt_rel_m=80.0, home=demo_home,
+                       photo_mode="waypoint")
+    captures = [it for it in plan.items if it.command == mavlink.MAV_CMD_IMAGE_START_CAPTURE]
+    assert len(captures) == plan.stats["photo_count"] > 100
+    assert not pattern_part(plan)  # no distance trigger in this mode
+    budget_s = 0.8 * 10 * 60
+    sorties = split_sorties(plan, 10.0)
+    assert len(sorties) >= 2
+    check_sorties(plan, sorties, budget_s, geometry(area.geometry))
+    for s in sorties:
+        assert not pattern_part(s)
+        assert sum(it.command == mavlink.MAV_CMD_IMAGE_START_CAPTURE for it in s.items) == \
+            s.stats["photo_count"]

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import shapely
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
@@ -199,3 +200,20 @@ def test_strips_blocked_beside_a_zone_get_fill_passes(geometry):
     assert g.swath_coverage(plan, 30.0) >= 0.99
     assert plan.stats["passes"] > 10  # ten strips, plus the fill passes
     assert g.zone_entries(plan) == []
+
+
+def test_capture_at_each_waypoint_photographs_the_same_places(demo_areas, demo_home):
+    area = demo_areas["Pinghu old town block"]
+    by_distance = plan_survey(area, P4P, alt_rel_m=80.0, home=demo_home)
+    at_waypoints = plan_survey(area, P4P, alt_rel_m=80.0, home=demo_home, photo_mode="waypoint")
+    assert len(at_waypoints.photo_positions_wgs84) == len(by_distance.photo_positions_wgs84)
+    assert np.allclose(at_waypoints.photo_positions_wgs84, by_distance.photo_positions_wgs84)
+    assert at_waypoints.stats["coverage_fraction"] == by_distance.stats["coverage_fraction"]
+    items = at_waypoints.items
+    shots = [items[k - 1] for k, it in enumerate(items)
+             if it.command == mavlink.MAV_CMD_IMAGE_START_CAPTURE and it.param3 == 1]
+    # one image at each photo position, taken at the waypoint just before the capture item
+    assert all(w.command == mavlink.MAV_CMD_NAV_WAYPOINT for w in shots)
+    assert np.allclose([(w.lon_deg, w.lat_deg) for w in shots], at_waypoints.photo_positions_wgs84)
+    with pytest.raises(MissionError, match="photo_mode"):
+        plan_survey(area, P4P, alt_rel_m=80.0, photo_mode="sometimes")

@@ -125,3 +125,23 @@ def test_patrol_fly_refuses_what_it_cannot_upload(tmp_path, short_survey, home):
     assert f"{plan}: its geofence has 1 circle(s)" in proc.stderr and "--mission-only" in proc.stderr
     proc = _patrol(tmp_path / "var", "fly", "--connect", "tcp:127.0.0.1:9", "--route", "1", "--plan", str(plan))
     assert proc.returncode == 2 and "give either --route ID or --plan FILE" in proc.stderr
+
+
+def test_planned_capture_at_each_waypoint_takes_every_photo(sim_url, tmp_path, home):
+    """``patrol plan survey --photo-mode waypoint`` then ``patrol fly --plan``: the vehicle
+    takes one photo per planned capture (MAV_CMD_IMAGE_START_CAPTURE), each a CAMERA_FEEDBACK."""
+    lat, lon, _ = home
+    area = tmp_path / "area.geojson"
+    area.write_text(json.dumps({"type": "Feature", "properties": {"name": "generated test block"},
+                                "geometry": mapping(box(lon + 0.0005, lat + 0.0005,
+                                                        lon + 0.0020, lat + 0.0015))}))
+    out = tmp_path / "block.plan"
+    planned = _patrol(tmp_path / "var", "plan", "survey", str(area), "--camera", "dji-phantom4pro",
+                      "--alt-m", "60", "--home", f"{lon},{lat}", "--photo-mode", "waypoint",
+                      "--out", str(out), "--stats-json")
+    assert planned.returncode == 0, planned.stderr
+    photos = json.loads(planned.stdout)["photo_count"]
+    proc = _patrol(tmp_path / "var", "fly", "--connect", sim_url, "--plan", str(out), "--timeout-s", "300")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    flight = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert flight["photo_count"] == photos > 10
