@@ -17,6 +17,9 @@ import numpy as np
 
 __all__ = ["Run", "order_runs", "sequence_cost"]
 
+#: Cells tried first at each end of the list when ordering for a quick estimate.
+QUICK_STARTS = 2
+
 
 @dataclass(frozen=True)
 class Run:
@@ -121,7 +124,9 @@ def order_runs(options: Sequence[Sequence[Run]], dist: np.ndarray, *, start: int
     start, end : int or None
         Point index the route starts from / returns to (home), or None for an open end.
     improve : bool
-        Improve the order by the best 2-opt or relocation move, repeatedly, until none helps.
+        Try every cell first and improve the order by the best 2-opt or relocation move,
+        repeatedly, until none helps; otherwise (a quick estimate) nearest-neighbour from the
+        first and last :data:`QUICK_STARTS` cells only.
 
     Returns
     -------
@@ -133,7 +138,11 @@ def order_runs(options: Sequence[Sequence[Run]], dist: np.ndarray, *, start: int
         return 0.0, []
     tables = _Tables(options, dist, start, end)
     best_cost, best_seq = None, None
-    for first in range(k):
+    # A quick estimate starts only from the cells at either end of the list (the first and
+    # last strips): nearest-neighbour from every cell costs O(k^3).
+    firsts = range(k) if improve or k <= 2 * QUICK_STARTS else \
+        [*range(QUICK_STARTS), *range(k - QUICK_STARTS, k)]
+    for first in firsts:
         seq = _nearest_neighbour(first, tables)
         cost = tables.cost(seq)
         if best_cost is None or cost < best_cost:

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely import affinity
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -145,9 +144,14 @@ def footprint_rectangles(xy: np.ndarray, headings_deg: Sequence[float], across_m
                          along_m: float) -> list[Polygon]:
     """Footprint rectangles (projected metres) centred at ``xy`` (N, 2), long axis ``along_m``
     on the track heading (degrees clockwise from north)."""
-    base = shapely.box(-0.5 * across_m, -0.5 * along_m, 0.5 * across_m, 0.5 * along_m)
-    return [affinity.translate(affinity.rotate(base, -h, origin=(0, 0)), x, y)
-            for (x, y), h in zip(np.asarray(xy), headings_deg)]
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    t = np.radians(np.asarray(headings_deg, dtype=float))
+    # unit vectors along the track (heading clockwise from north) and across it, (N, 2)
+    along = np.column_stack([np.sin(t), np.cos(t)]) * (0.5 * along_m)
+    across = np.column_stack([np.cos(t), -np.sin(t)]) * (0.5 * across_m)
+    corners = np.stack([xy - across - along, xy + across - along, xy + across + along,
+                        xy - across + along, xy - across - along], axis=1)
+    return list(shapely.polygons(corners))
 
 
 def heading_deg(a: XY, b: XY) -> float:
