@@ -1,5 +1,5 @@
-"""Console fixtures: the app on the migrated test database, a logged-in client, and a small
-world to show.
+"""Console fixtures: the app on the migrated test database, a logged-in client, a small
+world to show, and the console served to headless Chromium (``live_server``, ``driver``).
 
 The world: the demo squads (``web/data/demo_squads.geojson``) and demo users, plus a second
 officer in the 钟埭 squad; a patrol area, a route and a flight track in Pinghu (generated
@@ -13,12 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from PIL import Image
+from werkzeug.serving import make_server
 
 from flight_logs.models import Flight, FlightEvent, Photo, TrackPoint, Vehicle
 from missions.models import PatrolArea, Route
@@ -207,3 +209,45 @@ def _build_world(session_factory, settings: Settings) -> World:
         return World(squads=squads, users=users, area_id=area.id, route_id=route.id,
                      flight_id=flight.id, photo_id=photo.id, findings=findings,
                      evidence_path=evidence.as_posix())
+
+
+# ------------------------------------------------------------------ headless browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def live_server(settings, engine, world):
+    """The console served on 127.0.0.1:<free port> in a thread; yields its base URL."""
+    app = create_app(settings)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="console", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    app.extensions["drone_patrol"].engine.dispose()
+
+
+@pytest.fixture
+def driver(tmp_path, monkeypatch):
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.skip(f"headless browser test needs {CHROMIUM} and {CHROMEDRIVER} "
+                    "(Debian packages chromium, chromium-driver; `make browser`)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_AVOID_STATS", "true")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1400,900",
+                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    drv.set_page_load_timeout(30)
+    yield drv
+    drv.quit()

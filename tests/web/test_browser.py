@@ -1,61 +1,15 @@
 """The console in headless Chromium: log in, the map with its layers, the findings queue.
 
-Runs the app with werkzeug's server on a free loopback port over the seeded world; needs
-Debian's ``chromium`` and ``chromedriver`` (``make browser`` installs them).
+Runs the app with werkzeug's server on a free loopback port over the seeded world (the
+``live_server`` and ``driver`` fixtures of ``conftest.py``); needs Debian's ``chromium`` and
+``chromedriver`` (``make browser`` installs them).
 """
 
 from __future__ import annotations
 
-import shutil
-import threading
-
 import pytest
-from werkzeug.serving import make_server
-
-from web import create_app
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def live_server(settings, engine, world):
-    """The console served on 127.0.0.1:<free port> in a thread; yields its base URL."""
-    app = create_app(settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="console", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    app.extensions["drone_patrol"].engine.dispose()
-
-
-@pytest.fixture
-def driver(tmp_path, monkeypatch):
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.skip(f"headless browser test needs {CHROMIUM} and {CHROMEDRIVER} "
-                    "(Debian packages chromium, chromium-driver; `make browser`)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_AVOID_STATS", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=1400,900",
-                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    drv.set_page_load_timeout(30)
-    yield drv
-    drv.quit()
-
 
 SHOWS_AREA = """
     var m = window.patrolMap;

@@ -6,7 +6,9 @@
   var KIND_STYLE = {
     'case': { color: '#ffffff', weight: 2, fillColor: '#d1242f', fillOpacity: 0.95, radius: 8 },
     finding: { color: '#d1242f', weight: 2, fillOpacity: 0.2 },
-    squad: { color: '#57606a', weight: 1.5, dashArray: '6 4', fill: false }
+    squad: { color: '#57606a', weight: 1.5, dashArray: '6 4', fill: false },
+    area: { color: '#0969da', weight: 2, fillOpacity: 0.08 },
+    no_fly: { color: '#cf222e', weight: 2, fillColor: '#cf222e', fillOpacity: 0.25 }
   };
 
   function setUp(el) {
