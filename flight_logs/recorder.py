@@ -11,11 +11,16 @@ Everything is dated on the vehicle's clock (:class:`~flight_logs.timebase.Vehicl
 
 :class:`LinkRecorder` routes the messages of one link or log to one recorder per vehicle
 (system id), recognised by the HEARTBEAT of its autopilot (component 1).
+
+A live recording that stopped without the disarm (the daemon killed, power lost) leaves its
+flight open in the archive; :func:`open_flight_of` finds it and :meth:`FlightRecorder.resume`
+continues it when the vehicle is heard armed again, or closes it when heard disarmed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -29,7 +34,7 @@ from flight_logs.modes import is_armed, is_vehicle_heartbeat, mode_name
 from flight_logs.timebase import VehicleClock
 from patrol.geodesy import distance_m
 
-__all__ = ["FlightRecorder", "LinkRecorder"]
+__all__ = ["FlightRecorder", "LinkRecorder", "OpenFlight", "StatusTextAssembler", "open_flight_of"]
 
 _AUTOPILOT_COMPONENT = 1
 _HOME_MOVED_M = 1.0            # a HOME_POSITION further than this from the last one is news
@@ -39,6 +44,37 @@ _CAMERA_TIME_TOLERANCE_S = 86400.0
 
 def _utc(t_s: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(t_s, dt.timezone.utc)
+
+
+class StatusTextAssembler:
+    """Whole STATUSTEXT texts from a vehicle's messages, MAVLink 2 chunks joined.
+
+    A STATUSTEXT longer than the 50-character ``text`` field is sent in chunks sharing a
+    non-zero ``id`` (``chunk_seq`` counting up); a chunk shorter than 50 characters ends it.
+
+    >>> from types import SimpleNamespace as M
+    >>> texts = StatusTextAssembler()
+    >>> texts.feed(M(text="x" * 50, id=7)) is None, texts.feed(M(text="yz", id=7)) == "x" * 50 + "yz"
+    (True, True)
+    >>> texts.feed(M(text=b"PreArm: Need Position Estimate\\x00", id=0))
+    'PreArm: Need Position Estimate'
+    """
+
+    def __init__(self) -> None:
+        self._chunks: dict[int, list[str]] = {}
+
+    def feed(self, msg: Any) -> str | None:
+        """The whole text once ``msg`` completes one, else None."""
+        text = msg.text if isinstance(msg.text, str) else bytes(msg.text).decode("utf-8", "replace")
+        text = text.rstrip("\x00")
+        text_id = getattr(msg, "id", 0)
+        if not text_id:
+            return text
+        chunks = self._chunks.setdefault(text_id, [])
+        chunks.append(text)
+        if len(text) >= _STATUSTEXT_CHUNK:
+            return None
+        return "".join(self._chunks.pop(text_id))
 
 
 @dataclass
@@ -61,6 +97,8 @@ class _FlightAcc:
     last_fix: Fix | None = None
     last_fix_s: float | None = None
     dirty: bool = True
+    resumed_from_s: float | None = None       # a flight continued from the archive: its last recorded time
+    battery_used_before_pct: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         end = self.end_s if self.end_s is not None else self.last_s
@@ -80,6 +118,56 @@ class _FlightAcc:
             "home_lon_deg": self.home.lon_deg if self.home else None,
             "home_alt_amsl_m": self.home.alt_amsl_m if self.home else None,
         }
+
+
+@dataclass(frozen=True)
+class OpenFlight:
+    """A flight the archive holds as still armed (``end_utc`` None): where a recording of the
+    vehicle stopped without its disarm (the daemon was killed, the machine lost power).
+
+    Times are UTC seconds on the vehicle clock; ``last_s`` is the last time recorded
+    (start + duration), ``last_fix``/``last_fix_s`` the last stored track point.
+    """
+
+    flight_id: int
+    start_s: float
+    last_s: float
+    distance_m: float = 0.0
+    max_alt_rel_m: float = 0.0
+    max_dist_home_m: float = 0.0
+    photo_count: int = 0
+    battery_used_pct: float | None = None
+    home: Home | None = None
+    last_fix: Fix | None = None
+    last_fix_s: float | None = None
+    mode: str | None = None
+
+
+def open_flight_of(session: Session, vehicle_key: str) -> OpenFlight | None:
+    """The vehicle's latest flight still open in the archive (no ``end_utc``), or None."""
+    row = session.scalars(sa.select(Flight).join(Vehicle).where(Vehicle.key == vehicle_key, Flight.end_utc.is_(None))
+                          .order_by(Flight.start_utc.desc(), Flight.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    point = session.scalars(sa.select(TrackPoint).where(TrackPoint.flight_id == row.id)
+                            .order_by(TrackPoint.t_utc.desc(), TrackPoint.id.desc()).limit(1)).first()
+    mode = session.scalar(sa.select(FlightEvent.message).where(FlightEvent.flight_id == row.id,
+                                                               FlightEvent.kind == "mode")
+                          .order_by(FlightEvent.t_utc.desc(), FlightEvent.id.desc()).limit(1))
+    fix = fix_s = None
+    if point is not None:
+        fix = Fix(point.lat_deg, point.lon_deg, point.alt_amsl_m if point.alt_amsl_m is not None else math.nan,
+                  point.alt_rel_m, point.heading_deg, point.groundspeed_m_s or 0.0, 0.0)
+        fix_s = point.t_utc.timestamp()
+    home = None
+    if row.home_lat_deg is not None and row.home_lon_deg is not None:
+        home = Home(row.home_lat_deg, row.home_lon_deg, row.home_alt_amsl_m if row.home_alt_amsl_m is not None
+                    else math.nan)
+    start = row.start_utc.timestamp()
+    return OpenFlight(flight_id=row.id, start_s=start, last_s=start + row.duration_s, distance_m=row.distance_m,
+                      max_alt_rel_m=row.max_alt_rel_m, max_dist_home_m=row.max_dist_home_m,
+                      photo_count=row.photo_count, battery_used_pct=row.battery_used_pct, home=home,
+                      last_fix=fix, last_fix_s=fix_s, mode=mode)
 
 
 @dataclass
@@ -138,7 +226,8 @@ class FlightRecorder:
         self._unflushed: list[_FlightAcc] = []
         self._pending = _Pending()
         self._inflight: tuple[_Pending, list[_FlightAcc], list[int]] | None = None
-        self._text_chunks: dict[int, list[str]] = {}
+        self._texts = StatusTextAssembler()
+        self._open: tuple[OpenFlight, float] | None = None
         self._handlers: dict[str, Callable[[Any, float], None]] = {
             "HEARTBEAT": self.on_heartbeat,
             "GLOBAL_POSITION_INT": self.on_global_position_int,
@@ -155,6 +244,11 @@ class FlightRecorder:
     def in_flight(self) -> bool:
         """True between an armed and a disarmed HEARTBEAT."""
         return self._flight is not None
+
+    @property
+    def flight_id(self) -> int | None:
+        """``Flight.id`` of the flight in progress once written (None before, or when not flying)."""
+        return self._flight.db_id if self._flight is not None else None
 
     def handle(self, msg: Any, t_recv_s: float) -> None:
         """Take in one message of this vehicle, received at ``t_recv_s`` (UTC seconds)."""
@@ -173,12 +267,31 @@ class FlightRecorder:
         if handler is not None:
             handler(msg, t)
 
+    def resume(self, flight: OpenFlight, *, within_s: float = 600.0) -> None:
+        """Continue ``flight`` (open in the archive) if the vehicle is still armed when first heard.
+
+        Call before the first message. At the vehicle's first HEARTBEAT: armed, and at most
+        ``within_s`` seconds after the flight's last recorded time, the flight goes on (same
+        row; event ``recording_resumed``); disarmed, or armed later than that, the flight is
+        closed at its last recorded time (event ``log_end``), and an armed vehicle starts a
+        new one.
+        """
+        self._open = (flight, within_s)
+
     def on_heartbeat(self, msg: Any, t: float) -> None:
         if not is_vehicle_heartbeat(msg):
             return
         self.mav_type, self.autopilot = msg.type, msg.autopilot
         mode = mode_name(msg.type, msg.autopilot, msg.base_mode, msg.custom_mode)
         armed = is_armed(msg.base_mode)
+        if self._open is not None:
+            opened, within_s = self._open
+            self._open = None
+            if armed and t - opened.last_s <= within_s:
+                self._continue(opened, t)
+                self.armed = True
+            else:
+                self._close_open(opened, armed)
         if armed and not self.armed:
             self._start_flight(t, mode, at_first_sight=self.armed is None)
         if mode != self.mode:
@@ -235,16 +348,9 @@ class FlightRecorder:
         self._event(t, "mission_item_reached", f"mission item {msg.seq} reached", data={"seq": msg.seq})
 
     def on_statustext(self, msg: Any, t: float) -> None:
-        text = msg.text if isinstance(msg.text, str) else bytes(msg.text).decode("utf-8", "replace")
-        text = text.rstrip("\x00")
-        text_id = getattr(msg, "id", 0)
-        if text_id:                      # MAVLink 2 chunked STATUSTEXT: join the chunks
-            chunks = self._text_chunks.setdefault(text_id, [])
-            chunks.append(text)
-            if len(text) >= _STATUSTEXT_CHUNK:
-                return
-            text = "".join(self._text_chunks.pop(text_id))
-        self._event(t, "statustext", text, severity=msg.severity)
+        text = self._texts.feed(msg)
+        if text is not None:
+            self._event(t, "statustext", text, severity=msg.severity)
 
     def on_sys_status(self, msg: Any, t: float) -> None:
         self._battery(battery_remaining_pct(msg))
@@ -252,6 +358,27 @@ class FlightRecorder:
     def on_battery_status(self, msg: Any, t: float) -> None:
         if msg.id == 0:
             self._battery(battery_remaining_pct(msg))
+
+    def add_event(self, kind: str, message: str, *, t_s: float | None = None, severity: int | None = None,
+                  data: dict[str, Any] | None = None) -> None:
+        """Record an event that is not in the vehicle's messages (an alarm of the daemon).
+
+        ``t_s`` is UTC seconds on the vehicle clock (:meth:`vehicle_time`); default the time of
+        the last message. The event belongs to the flight in progress, if any.
+
+        Raises
+        ------
+        ValueError
+            No ``t_s`` and no message taken yet.
+        """
+        when = t_s if t_s is not None else self.last_s
+        if when is None:
+            raise ValueError(f"vehicle {self.system_id}: no time for event {kind!r} before any message")
+        self._event(when, kind, message, severity=severity, data=data)
+
+    def vehicle_time(self, t_recv_s: float) -> float:
+        """UTC seconds on the vehicle clock of receive time ``t_recv_s`` (extrapolated)."""
+        return self.clock.at(t_recv_s)
 
     def finish(self) -> list[str]:
         """End of a log: close a flight still armed at its last message (event ``log_end``).
@@ -347,7 +474,10 @@ class FlightRecorder:
         for _, row in (*self._pending.track, *self._pending.events, *self._pending.cameras):
             row["t_s"] += delta_s
         flight = self._flight
-        if flight is not None:
+        if flight is not None and flight.resumed_from_s is not None:
+            # continued from the archive: its times are on the vehicle clock already
+            flight.last_s = max(flight.resumed_from_s, flight.last_s + delta_s)
+        elif flight is not None:
             flight.start_s += delta_s
             flight.last_s += delta_s
             if flight.track_last_s is not None:
@@ -356,6 +486,34 @@ class FlightRecorder:
                 flight.last_fix_s += delta_s
         if self.last_s is not None:
             self.last_s += delta_s
+
+    def _from_archive(self, opened: OpenFlight) -> _FlightAcc:
+        flight = _FlightAcc(start_s=opened.start_s, last_s=opened.last_s, db_id=opened.flight_id, home=opened.home,
+                            distance_m=opened.distance_m, max_alt_rel_m=opened.max_alt_rel_m,
+                            max_dist_home_m=opened.max_dist_home_m, photo_count=opened.photo_count,
+                            track_last_s=opened.last_fix_s, track_last_fix=opened.last_fix,
+                            last_fix=opened.last_fix, last_fix_s=opened.last_fix_s,
+                            resumed_from_s=opened.last_s, battery_used_before_pct=opened.battery_used_pct or 0.0)
+        self._unflushed.append(flight)
+        self.flight_ids.append(opened.flight_id)
+        return flight
+
+    def _continue(self, opened: OpenFlight, t: float) -> None:
+        flight = self._from_archive(opened)
+        flight.last_s = max(flight.last_s, t)
+        self._flight = flight
+        self.mode = opened.mode
+        self._event(t, "recording_resumed",
+                    "recording resumed; the vehicle was still armed: same flight",
+                    data={"gap_s": round(max(0.0, t - opened.last_s), 3), "flight_id": opened.flight_id})
+
+    def _close_open(self, opened: OpenFlight, armed: bool) -> None:
+        flight = self._from_archive(opened)
+        why = "armed again too long after" if armed else "disarmed when heard again after"
+        self._pending.events.append((flight, {
+            "t_s": opened.last_s, "kind": "log_end", "severity": None, "data": {"flight_id": opened.flight_id},
+            "message": f"recording interrupted; the vehicle was {why} it; flight closed at its last recorded message"}))
+        self._close(flight, opened.last_s)
 
     def _start_flight(self, t: float, mode: str, *, at_first_sight: bool) -> None:
         flight = _FlightAcc(start_s=t, last_s=t, home=self.home,
@@ -397,7 +555,7 @@ class FlightRecorder:
         flight = self._flight
         if flight is not None:
             if flight.battery_first_pct is None:
-                flight.battery_first_pct = pct
+                flight.battery_first_pct = pct + flight.battery_used_before_pct
             flight.battery_last_pct = pct
 
     def _event(self, t: float, kind: str, message: str, *, severity: int | None = None,
@@ -424,13 +582,18 @@ class LinkRecorder:
         ``LogFile.id`` of the recording (can be set later with :attr:`log_file_id`).
     track_interval_s : float
         Track decimation of each recorder, seconds.
+    on_new_recorder : callable, optional
+        Called with each new :class:`FlightRecorder` before its first message (the live
+        daemon uses it to :meth:`~FlightRecorder.resume` a flight left open in the archive).
     """
 
     def __init__(self, key_prefix: str, *, vehicle_name: str | None = None, log_file_id: int | None = None,
-                 track_interval_s: float = 1.0) -> None:
+                 track_interval_s: float = 1.0,
+                 on_new_recorder: Callable[[FlightRecorder], None] | None = None) -> None:
         self.key_prefix = key_prefix
         self.vehicle_name = vehicle_name
         self.track_interval_s = track_interval_s
+        self.on_new_recorder = on_new_recorder
         self.recorders: dict[int, FlightRecorder] = {}
         self._log_file_id = log_file_id
 
@@ -455,6 +618,8 @@ class LinkRecorder:
             rec = FlightRecorder(f"{self.key_prefix}#{sysid}", sysid, vehicle_name=name,
                                  log_file_id=self._log_file_id, track_interval_s=self.track_interval_s)
             self.recorders[sysid] = rec
+            if self.on_new_recorder is not None:
+                self.on_new_recorder(rec)
         return rec
 
     def handle(self, msg: Any, t_recv_s: float) -> FlightRecorder | None:

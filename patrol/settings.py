@@ -15,6 +15,7 @@ from pathlib import Path
 __all__ = ["Settings"]
 
 DEFAULT_DATA_DIR = "./var"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 SECRET_KEY_FILE = "secret_key"
 
 
@@ -39,6 +40,9 @@ class Settings:
     basemap_crs : str
         ``"wgs84"`` (default) or ``"gcj02"`` when the basemap is a Chinese web map, so the
         console shifts vector layers onto it (``PATROL_BASEMAP_CRS``).
+    timezone : str
+        The bureau's IANA time zone (``PATROL_TIMEZONE``, default ``Asia/Shanghai``): the
+        local days and months of flight statistics.
     """
 
     data_dir: Path
@@ -46,6 +50,7 @@ class Settings:
     secret_key: str = field(repr=False)
     basemap_url: str | None = None
     basemap_crs: str = "wgs84"
+    timezone: str = DEFAULT_TIMEZONE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -55,6 +60,8 @@ class Settings:
         ------
         OSError
             If the data root cannot be created or the secret key file cannot be written.
+        ValueError
+            If ``PATROL_TIMEZONE`` is not a known IANA time zone.
         """
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("PATROL_DATA_DIR", DEFAULT_DATA_DIR)).expanduser().resolve()
@@ -67,6 +74,7 @@ class Settings:
             secret_key=key,
             basemap_url=env.get("PATROL_BASEMAP_URL") or None,
             basemap_crs=env.get("PATROL_BASEMAP_CRS", "wgs84").lower(),
+            timezone=_time_zone_name(env.get("PATROL_TIMEZONE") or DEFAULT_TIMEZONE),
         )
 
     @classmethod
@@ -80,6 +88,18 @@ class Settings:
             secret_key=_stored_secret_key(data_dir),
         )
         return replace(base, **changes)
+
+
+def _time_zone_name(name: str) -> str:
+    """``name`` when it is an IANA time zone this system knows; ValueError naming it otherwise."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"PATROL_TIMEZONE={name!r} is not a known IANA time zone "
+                         f"(e.g. {DEFAULT_TIMEZONE})") from err
+    return name
 
 
 def _stored_secret_key(data_dir: Path) -> str:

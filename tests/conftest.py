@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from patrol.db import make_engine, make_session_factory, upgrade
 from patrol.settings import Settings
@@ -55,3 +59,26 @@ def session(session_factory):
     with session_factory() as s:
         yield s
         s.rollback()
+
+
+PG_ADMIN_URL = os.environ.get("PATROL_TEST_POSTGRESQL_URL",
+                              "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    """URL of a throw-away database on the local PostgreSQL server (dropped afterwards);
+    skips, naming the server, when none answers."""
+    try:
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(sa.text("SELECT 1"))
+    except Exception as err:  # any driver error means: no server to test against
+        pytest.skip(f"no PostgreSQL server at {PG_ADMIN_URL}: {type(err).__name__}")
+    name = f"patrol_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -10,9 +10,11 @@ Build an app with :func:`create_app` (nothing is created at import)::
     upgrade(settings.database_url)        # the schema comes from Alembic, not from here
     app = create_app(settings)
 
-One blueprint per area (``auth``, ``home``, ``mapview``, ``api``, ``findings``, ``cases``,
-``flights``, ``files``); thin views over the domain modules :mod:`web.cases` (workflow),
-:mod:`web.geojson` (map layers) and :mod:`web.seed` (squads and users).
+One blueprint per area (``auth``, ``home``, ``mapview``, ``planning``, ``api``, ``findings``,
+``cases``, ``flights``, ``fleet``, ``files``); thin views over the domain modules
+:mod:`web.cases` (workflow), :mod:`web.geojson` (map layers), :mod:`web.planning` (route
+planning), :mod:`web.fleet_stats` and :mod:`web.fleet_stream` (fleet statistics, live feed) and
+:mod:`web.seed` (squads and users).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def create_app(settings: Settings | None = None, *, config: dict[str, Any] | Non
     """
     from web import auth, database, templating
     from web.responses import register_error_handlers
-    from web.views import api, cases, files, findings, flights, home, mapview
+    from web.views import api, cases, files, findings, fleet, flights, home, mapview, planning
 
     if settings is None:
         settings = Settings.from_env()
@@ -82,6 +84,6 @@ def create_app(settings: Settings | None = None, *, config: dict[str, Any] | Non
     auth.init_app(app)
     register_error_handlers(app)
     templating.register(app)
-    for module in (home, mapview, api, findings, cases, flights, files):
+    for module in (home, mapview, planning, api, findings, cases, flights, fleet, files):
         app.register_blueprint(module.bp)
     return app

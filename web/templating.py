@@ -22,9 +22,11 @@ NAV = (
     # endpoint, label, roles allowed (None: everyone logged in)
     ("home.index", "Dashboard", None),
     ("mapview.index", "Map", None),
+    ("planning.index", "Planning", ("operator", "admin")),
     ("findings.queue", "Findings", ("supervisor", "admin")),
     ("cases.index", "Cases", ("supervisor", "admin", "officer")),
     ("flights.index", "Flights", None),
+    ("fleet.live", "Fleet", ("operator", "supervisor", "admin")),
 )
 
 

@@ -6,6 +6,7 @@ from alembic import context
 from patrol.db import Base, make_engine
 import missions.models  # noqa: F401
 import flight_logs.models  # noqa: F401
+import telemetry.models  # noqa: F401
 import vision.models  # noqa: F401
 import web.models  # noqa: F401
 

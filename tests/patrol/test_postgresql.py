@@ -7,12 +7,9 @@ Uses ``PATROL_TEST_POSTGRESQL_URL`` (default: the local server's ``test`` databa
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from flight_logs.models import CameraPosition, Flight
 from flight_logs.tlog import import_tlog
@@ -21,26 +18,6 @@ from vision.models import Finding
 from web.cases import advance_case, open_case_from_finding
 from web.models import Case
 from web.seed import create_user, load_squads
-
-ADMIN_URL = os.environ.get("PATROL_TEST_POSTGRESQL_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture(scope="module")
-def pg_url():
-    try:
-        admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(sa.text("SELECT 1"))
-    except Exception as err:  # any driver error means: no server to test against
-        pytest.skip(f"no PostgreSQL server at {ADMIN_URL}: {type(err).__name__}")
-    name = f"patrol_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
-
 
 @pytest.fixture(scope="module")
 def pg_session_factory(pg_url):

@@ -62,6 +62,17 @@ class ReplayLink:
     def wait_readable(self, timeout_s):
         pass
 
+    is_open = True
+
+    def open(self):
+        pass
+
+    def sync(self):
+        pass
+
+    def stats(self):
+        return {"url": "replay:survey", "messages": self.messages, "bad_bytes": self.bad_bytes}
+
     def fileno(self):
         return None
 
@@ -104,7 +115,7 @@ def test_replayed_recording_gives_the_flight_the_import_gives(survey, session_fa
         (live,) = session.scalars(sa.select(Flight)).all()
         log_file = session.get(LogFile, live.log_file_id)
         assert log_file.kind == "live-tlog" and log_file.messages == len(survey)
-        live_events = [(e.kind, e.message) for e in live.events]
+        live_events = [(e.kind, e.message) for e in live.events if not e.kind.startswith("alarm")]
         live_values = (live.start_utc, live.end_utc, live.photo_count, len(live.track), live.distance_m)
     other = Settings.for_directory(tmp_path / "imported")
     upgrade(other.database_url)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 19:40:13.113803
+Create Date: 2026-11-21 20:01:05.721051
 """
 from alembic import op
 import sqlalchemy as sa
@@ -288,6 +288,31 @@ def upgrade() -> None:
     with op.batch_alter_table('track_point', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_track_point_flight_id'), ['flight_id'], unique=False)
 
+    op.create_table('vehicle_status',
+    sa.Column('vehicle_id', sa.Integer(), nullable=False),
+    sa.Column('link', sa.String(length=300), nullable=False),
+    sa.Column('system_id', sa.Integer(), nullable=False),
+    sa.Column('flight_id', sa.Integer(), nullable=True),
+    sa.Column('updated_utc', patrol.db.UTCDateTime(), nullable=False),
+    sa.Column('last_message_utc', patrol.db.UTCDateTime(), nullable=True),
+    sa.Column('link_ok', sa.Boolean(), nullable=False),
+    sa.Column('armed', sa.Boolean(), nullable=False),
+    sa.Column('mode', sa.String(length=40), nullable=True),
+    sa.Column('lat_deg', sa.Double(), nullable=True),
+    sa.Column('lon_deg', sa.Double(), nullable=True),
+    sa.Column('alt_rel_m', sa.Double(), nullable=True),
+    sa.Column('heading_deg', sa.Double(), nullable=True),
+    sa.Column('groundspeed_m_s', sa.Double(), nullable=True),
+    sa.Column('battery_remaining_pct', sa.Double(), nullable=True),
+    sa.Column('alarms', sa.JSON(), nullable=False),
+    sa.Column('snapshot', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['flight_id'], ['flight.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['vehicle.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('vehicle_id')
+    )
+    with op.batch_alter_table('vehicle_status', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_vehicle_status_updated_utc'), ['updated_utc'], unique=False)
+
     op.create_table('detection',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('photo_id', sa.Integer(), nullable=False),
@@ -340,6 +365,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_detection_finding_id'))
 
     op.drop_table('detection')
+    with op.batch_alter_table('vehicle_status', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_vehicle_status_updated_utc'))
+
+    op.drop_table('vehicle_status')
     with op.batch_alter_table('track_point', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_track_point_flight_id'))
 
