@@ -38,6 +38,7 @@ test: $(TSTAMP) browser
 
 bench: $(TSTAMP)
 	$(PY) benchmarks/coverage.py
+	$(PY) benchmarks/telemetry.py
 
 # Developer tool: regenerate the initial migration from the models (before the first release).
 migration: $(STAMP)
