@@ -158,14 +158,14 @@ def covered_world(layout: Layout, spec: LayoutSpec) -> BaseGeometry:
 
 
 def make_part(region: BaseGeometry, angle: float, origin: XY, spec: LayoutSpec, *,
-              fill: bool) -> Part:
+              fill: bool, chain: bool = True) -> Part:
     """Passes over ``region`` (projected metres) at sweep angle ``angle``; ``fill`` adds
     passes over the gaps left against the no-fly zones."""
     frame = SweepFrame(angle % 180.0, origin)
     region_r = frame.to_sweep(region)
     free = spec.free
     blocked_r = frame.to_sweep(free.blocked) if not free.empty else free.blocked
-    sweeps = strip_sweeps(region_r, blocked_r, spec.spacing_m, spec.inset_m)
+    sweeps = strip_sweeps(region_r, blocked_r, spec.spacing_m, spec.inset_m, chain)
     if fill and sweeps:
         for _ in range(2):
             covered = shapely.union_all(cover_geoms(sweeps, spec))
@@ -314,8 +314,13 @@ def single_angle_layout(target: BaseGeometry, spec: LayoutSpec, origin: XY,
         quick = [(route_parts([make_part(target, a, origin, spec, fill=False)], spec,
                               final=False).total_m, a) for a in candidate_angles(target)]
         angles = [a for _, a in sorted(quick)[:REFINE_ANGLES]]
-    layouts = [route_parts([make_part(target, a, origin, spec, fill=True)], spec, final=True)
-               for a in angles]
+    layouts = []
+    for a in angles:
+        part = make_part(target, a, origin, spec, fill=True)
+        layouts.append(route_parts([part], spec, final=True))
+        if any(s.gaps for s in part.sweeps):  # also try splitting the cells at the zones
+            split = make_part(target, a, origin, spec, fill=True, chain=False)
+            layouts.append(route_parts([split], spec, final=True))
     return min(layouts, key=lambda lay: lay.total_m)
 
 

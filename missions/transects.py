@@ -130,8 +130,8 @@ def _intervals(pieces: BaseGeometry | np.ndarray, inset_m: float = 0.0
     return out
 
 
-def _clip(rows: list[tuple[float, float, float, int | None]], blocked: BaseGeometry
-          ) -> list[Sweep]:
+def _clip(rows: list[tuple[float, float, float, int | None]], blocked: BaseGeometry,
+          chain: bool = True) -> list[Sweep]:
     """Passes along x = const from ``lo`` to ``hi`` for each row ``(x, lo, hi, strip)``,
     with the stretches inside ``blocked`` as their gaps (one vectorised difference)."""
     if not rows:
@@ -152,18 +152,23 @@ def _clip(rows: list[tuple[float, float, float, int | None]], blocked: BaseGeome
     for (x, _, _, strip), row_spans in zip(rows, spans):
         if row_spans:
             row_spans.sort()
-            gaps = tuple((a[1], b[0]) for a, b in zip(row_spans, row_spans[1:]))
-            out.append(Sweep(float(x), row_spans[0][0], row_spans[-1][1], strip, gaps))
+            if chain:
+                gaps = tuple((a[1], b[0]) for a, b in zip(row_spans, row_spans[1:]))
+                out.append(Sweep(float(x), row_spans[0][0], row_spans[-1][1], strip, gaps))
+            else:
+                out.extend(Sweep(float(x), lo, hi, strip) for lo, hi in row_spans)
     return out
 
 
 def strip_sweeps(target: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
-                 inset_m: float = 0.0) -> list[Sweep]:
+                 inset_m: float = 0.0, chain: bool = True) -> list[Sweep]:
     """The regular passes over ``target`` (sweep frame), clipped out of ``blocked``.
 
     Strips are centred on the target's x-extent: ``n = ceil(width / spacing)`` strips. Each
     pass stops ``inset_m`` short of its strip part's ends (the photo footprint reaches beyond
     the last photo); a part shorter than twice that gets a single photo in its middle.
+    ``chain`` keeps a pass whole across the zones it crosses (:attr:`Sweep.gaps`); otherwise
+    each free stretch is a pass of its own, and the cells split there.
     """
     minx, miny, maxx, maxy = target.bounds
     n = max(1, math.ceil((maxx - minx - WIDTH_TOL_M) / spacing_m))
@@ -175,7 +180,7 @@ def strip_sweeps(target: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
                        for left in lefts])
     rows = [(lefts[i] + 0.5 * spacing_m, lo, hi, i)
             for i, intervals in enumerate(_intervals(pieces, inset_m)) for lo, hi in intervals]
-    return _clip(rows, blocked)
+    return _clip(rows, blocked, chain)
 
 
 def fill_sweeps(residual: BaseGeometry, blocked: BaseGeometry, spacing_m: float,
