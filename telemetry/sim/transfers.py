@@ -150,23 +150,26 @@ class MissionTransfers:
             self.proto.store_mission(up.mission_type, up.items)
         self._mission_ack(up.peer, result, up.mission_type)
 
+    def _may_download(self, peer: tuple[int, int], mission_type: int) -> bool:
+        """False (answered) for a type the vehicle lacks or one being uploaded (DENIED)."""
+        if self._unsupported(peer, mission_type):
+            return False
+        if mission_type in self.proto.uploads:
+            self._mission_ack(peer, mavlink.MAV_MISSION_DENIED, mission_type)
+            return False
+        return True
+
     def on_mission_request_list(self, msg: Any) -> None:
         mission_type = getattr(msg, "mission_type", 0)
         peer = (msg.get_srcSystem(), msg.get_srcComponent())
-        if self._unsupported(peer, mission_type):
-            return
-        if mission_type in self.proto.uploads:
-            self._mission_ack(peer, mavlink.MAV_MISSION_DENIED, mission_type)
+        if not self._may_download(peer, mission_type):
             return
         self.send(self.mav.mission_count_encode(*peer, len(self.proto.items(mission_type)), mission_type))
 
     def on_mission_request(self, msg: Any) -> None:
         mission_type = getattr(msg, "mission_type", 0)
         peer = (msg.get_srcSystem(), msg.get_srcComponent())
-        if self._unsupported(peer, mission_type):
-            return
-        if mission_type in self.proto.uploads:
-            self._mission_ack(peer, mavlink.MAV_MISSION_DENIED, mission_type)
+        if not self._may_download(peer, mission_type):
             return
         items = self.proto.items(mission_type)
         refused = storage.download_error(mission_type, msg.seq, len(items))

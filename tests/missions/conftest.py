@@ -96,3 +96,19 @@ class Geometry:
 def geometry():
     """``geometry(area_wgs84, no_fly_wgs84=())`` -> independent coverage and zone checks."""
     return Geometry
+
+
+@pytest.fixture(scope="session")
+def demo_plans(demo_areas):
+    """The demo's three routes (1-inch camera; survey and corridor at 80 m, orbit at 70 m)."""
+    from missions import CAMERAS, plan_corridor, plan_orbit, plan_survey
+
+    cam = CAMERAS["dji-phantom4pro"]
+    return {
+        "survey": plan_survey(demo_areas["Pinghu old town block"], cam, alt_rel_m=80.0,
+                              home=DEMO_HOME),
+        "corridor": plan_corridor(demo_areas["Pinghu river corridor"], 60, cam, alt_rel_m=80.0,
+                                  home=DEMO_HOME),
+        "orbit": plan_orbit(demo_areas["Pinghu construction-site hotspot"].geometry, 60.0,
+                            alt_rel_m=70.0, home=DEMO_HOME, photos_per_turn=12),
+    }

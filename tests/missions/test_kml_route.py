@@ -7,12 +7,8 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from shapely.geometry import Polygon
 
 from missions import (
-    CAMERAS,
     MissionFile,
     PlanFileError,
-    plan_corridor,
-    plan_orbit,
-    plan_survey,
     read_route_kml,
     write_route_kml,
 )
@@ -21,16 +17,8 @@ NS = {"k": "http://www.opengis.net/kml/2.2"}
 
 
 @pytest.fixture(scope="module")
-def plans(demo_areas, demo_home):
-    cam = CAMERAS["dji-phantom4pro"]
-    return {
-        "survey": plan_survey(demo_areas["Pinghu old town block"], cam, alt_rel_m=80.0,
-                              home=demo_home),
-        "corridor": plan_corridor(demo_areas["Pinghu river corridor"], 60, cam, alt_rel_m=80.0,
-                                  home=demo_home),
-        "orbit": plan_orbit(demo_areas["Pinghu construction-site hotspot"].geometry, 60.0,
-                            alt_rel_m=70.0, home=demo_home),
-    }
+def plans(demo_plans):
+    return demo_plans
 
 
 def _same_fence(a, b):
