@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from patrol.db import Base, intpk, utcnow
 
-__all__ = ["AuditEvent", "Case", "CaseEvent", "ROLES", "Squad", "User"]
+__all__ = ["AuditEvent", "Case", "CaseEvent", "Grid", "ROLES", "Squad", "User"]
 
 ROLES = ("admin", "operator", "supervisor", "officer")
 
@@ -29,6 +29,25 @@ class Squad(Base):
 
     users: Mapped[list["User"]] = relationship(back_populates="squad")
     cases: Mapped[list["Case"]] = relationship(back_populates="squad")
+    grids: Mapped[list["Grid"]] = relationship(back_populates="squad", cascade="all, delete-orphan")
+
+
+class Grid(Base):
+    """A unit grid (单元网格, GB/T 30428.1) inside a squad's jurisdiction.
+
+    ``code`` is the bureau's grid code (codes vary by city); ``polygon`` a GeoJSON Polygon in
+    WGS84 degrees.
+    """
+
+    __tablename__ = "grid"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
+    squad_id: Mapped[int] = mapped_column(sa.ForeignKey("squad.id", ondelete="CASCADE"), index=True)
+    polygon: Mapped[dict[str, Any]]
+
+    squad: Mapped[Squad] = relationship(back_populates="grids")
 
 
 class User(Base):
@@ -77,6 +96,8 @@ class Case(Base):
     category: Mapped[str] = mapped_column(sa.String(60), index=True)
     status: Mapped[str] = mapped_column(sa.String(20), index=True)
     squad_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("squad.id"), index=True)
+    grid_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("grid.id"), index=True)
+    officer_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user.id"), index=True)
     lat_deg: Mapped[float]
     lon_deg: Mapped[float]
     description: Mapped[str] = mapped_column(sa.Text, default="")
@@ -85,6 +106,8 @@ class Case(Base):
     closed_at: Mapped[Optional[dt.datetime]]
 
     squad: Mapped[Optional[Squad]] = relationship(back_populates="cases")
+    grid: Mapped[Optional[Grid]] = relationship()
+    officer: Mapped[Optional["User"]] = relationship(foreign_keys=[officer_id])
     events: Mapped[list["CaseEvent"]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseEvent.at")
 

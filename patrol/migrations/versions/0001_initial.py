@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 20:01:05.721051
+Create Date: 2026-11-21 21:09:57.901223
 """
 from alembic import op
 import sqlalchemy as sa
@@ -84,29 +84,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key')
     )
-    op.create_table('case',
+    op.create_table('grid',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=40), nullable=False),
-    sa.Column('finding_id', sa.Integer(), nullable=True),
-    sa.Column('category', sa.String(length=60), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('squad_id', sa.Integer(), nullable=True),
-    sa.Column('lat_deg', sa.Double(), nullable=False),
-    sa.Column('lon_deg', sa.Double(), nullable=False),
-    sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('created_at', patrol.db.UTCDateTime(), nullable=False),
-    sa.Column('deadline_utc', patrol.db.UTCDateTime(), nullable=True),
-    sa.Column('closed_at', patrol.db.UTCDateTime(), nullable=True),
-    sa.ForeignKeyConstraint(['finding_id'], ['finding.id'], ),
-    sa.ForeignKeyConstraint(['squad_id'], ['squad.id'], ),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('squad_id', sa.Integer(), nullable=False),
+    sa.Column('polygon', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['squad_id'], ['squad.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
-    with op.batch_alter_table('case', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_case_category'), ['category'], unique=False)
-        batch_op.create_index(batch_op.f('ix_case_finding_id'), ['finding_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_case_squad_id'), ['squad_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_case_status'), ['status'], unique=False)
+    with op.batch_alter_table('grid', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_grid_squad_id'), ['squad_id'], unique=False)
 
     op.create_table('route',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -160,20 +149,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_event_at'), ['at'], unique=False)
         batch_op.create_index('ix_audit_event_target', ['target_type', 'target_id'], unique=False)
 
-    op.create_table('case_event',
+    op.create_table('case',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('case_id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=True),
-    sa.Column('from_status', sa.String(length=20), nullable=True),
-    sa.Column('to_status', sa.String(length=20), nullable=False),
-    sa.Column('at', patrol.db.UTCDateTime(), nullable=False),
-    sa.Column('note', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['case_id'], ['case.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.Column('code', sa.String(length=40), nullable=False),
+    sa.Column('finding_id', sa.Integer(), nullable=True),
+    sa.Column('category', sa.String(length=60), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('squad_id', sa.Integer(), nullable=True),
+    sa.Column('grid_id', sa.Integer(), nullable=True),
+    sa.Column('officer_id', sa.Integer(), nullable=True),
+    sa.Column('lat_deg', sa.Double(), nullable=False),
+    sa.Column('lon_deg', sa.Double(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('created_at', patrol.db.UTCDateTime(), nullable=False),
+    sa.Column('deadline_utc', patrol.db.UTCDateTime(), nullable=True),
+    sa.Column('closed_at', patrol.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['finding_id'], ['finding.id'], ),
+    sa.ForeignKeyConstraint(['grid_id'], ['grid.id'], ),
+    sa.ForeignKeyConstraint(['officer_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['squad_id'], ['squad.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('code')
     )
-    with op.batch_alter_table('case_event', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_case_event_case_id'), ['case_id'], unique=False)
+    with op.batch_alter_table('case', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_finding_id'), ['finding_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_grid_id'), ['grid_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_officer_id'), ['officer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_squad_id'), ['squad_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_status'), ['status'], unique=False)
 
     op.create_table('flight',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -218,6 +222,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('camera_position', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_camera_position_flight_id'), ['flight_id'], unique=False)
+
+    op.create_table('case_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('from_status', sa.String(length=20), nullable=True),
+    sa.Column('to_status', sa.String(length=20), nullable=False),
+    sa.Column('at', patrol.db.UTCDateTime(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('case_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_event_case_id'), ['case_id'], unique=False)
 
     op.create_table('flight_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -385,6 +404,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_flight_event_flight_id'))
 
     op.drop_table('flight_event')
+    with op.batch_alter_table('case_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_event_case_id'))
+
+    op.drop_table('case_event')
     with op.batch_alter_table('camera_position', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_camera_position_flight_id'))
 
@@ -395,10 +418,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_flight_log_file_id'))
 
     op.drop_table('flight')
-    with op.batch_alter_table('case_event', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_case_event_case_id'))
+    with op.batch_alter_table('case', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_status'))
+        batch_op.drop_index(batch_op.f('ix_case_squad_id'))
+        batch_op.drop_index(batch_op.f('ix_case_officer_id'))
+        batch_op.drop_index(batch_op.f('ix_case_grid_id'))
+        batch_op.drop_index(batch_op.f('ix_case_finding_id'))
+        batch_op.drop_index(batch_op.f('ix_case_category'))
 
-    op.drop_table('case_event')
+    op.drop_table('case')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_event_target')
         batch_op.drop_index(batch_op.f('ix_audit_event_at'))
@@ -409,13 +437,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_route_parent_id'))
 
     op.drop_table('route')
-    with op.batch_alter_table('case', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_case_status'))
-        batch_op.drop_index(batch_op.f('ix_case_squad_id'))
-        batch_op.drop_index(batch_op.f('ix_case_finding_id'))
-        batch_op.drop_index(batch_op.f('ix_case_category'))
+    with op.batch_alter_table('grid', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_grid_squad_id'))
 
-    op.drop_table('case')
+    op.drop_table('grid')
     op.drop_table('vehicle')
     op.drop_table('squad')
     with op.batch_alter_table('patrol_area', schema=None) as batch_op:
