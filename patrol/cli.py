@@ -218,6 +218,10 @@ from patrol.cli_plan import plan  # noqa: E402  (the `patrol plan` group)
 
 main.add_command(plan)
 
+from patrol.cli_vision import vision  # noqa: E402  (the `patrol vision` group)
+
+main.add_command(vision)
+
 
 # ---------------------------------------------------------------------------- statistics
 @main.command()
