@@ -222,6 +222,10 @@ from patrol.cli_vision import vision  # noqa: E402  (the `patrol vision` group)
 
 main.add_command(vision)
 
+from patrol.cli_dashboard import dashboard  # noqa: E402  (`patrol dashboard`)
+
+main.add_command(dashboard)
+
 
 # ---------------------------------------------------------------------------- statistics
 @main.command()

@@ -171,10 +171,11 @@ def run_demo(settings: Settings, *, connect: str | None = None, speedup: float =
 
 
 def _seed_people(Session) -> list[tuple[str, str, str]]:
-    from web.seed import load_squads, seed_demo_users
+    from web.seed import load_squads, seed_demo_places, seed_demo_users
 
     with Session.begin() as session:
         load_squads(session, _data_file("web", "data", "demo_squads.geojson"))
+        seed_demo_places(session)  # generated unit grids and merchants
         return seed_demo_users(session)
 
 

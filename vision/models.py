@@ -23,6 +23,11 @@ class Finding(Base):
     """
 
     __tablename__ = "finding"
+    # console: the dashboard's count by category and status over a period (covering), and the
+    # review queue's order (status, best score first) without sorting
+    __table_args__ = (sa.Index("ix_finding_dashboard", "category", "status", "first_seen_utc",
+                               "created_at"),
+                      sa.Index("ix_finding_status_score", "status", "score", "id"))
 
     id: Mapped[intpk]
     category: Mapped[str] = mapped_column(sa.String(60), index=True)

@@ -254,6 +254,7 @@ def analyse_photos(
         groups.setdefault((p.photo_set, p.flight_id), []).append(p)
     for (photo_set, _flight), group in groups.items():
         if not reanalyse and all(p.id in done for p in group):
+            report.photos_skipped += len(group)
             continue  # placed and analysed before; still a reference through _earlier_placed
 
         def load(p: Photo) -> str | None:

@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, *, config: dict[str, Any] | Non
         The app; ``app.extensions["drone_patrol"]`` holds settings, engine and session
         factory (dispose the engine when done with the app).
     """
-    from web import auth, database, templating
+    from web import auth, database, i18n, templating
     from web.responses import register_error_handlers
     from web.views import api, cases, files, findings, fleet, flights, home, mapview, planning
 
@@ -82,8 +82,15 @@ def create_app(settings: Settings | None = None, *, config: dict[str, Any] | Non
     login_manager.init_app(app)
     csrf.init_app(app)
     auth.init_app(app)
+    i18n.init_app(app)
     register_error_handlers(app)
     templating.register(app)
     for module in (home, mapview, planning, api, findings, cases, flights, fleet, files):
+        app.register_blueprint(module.bp)
+    from web.views import dashboard, exports, reflight  # figures, downloads, re-flights
+    for module in (dashboard, exports, reflight):
+        app.register_blueprint(module.bp)
+    from web.views import admin, merchants  # users, squads and grids; shopfronts
+    for module in (admin, merchants):
         app.register_blueprint(module.bp)
     return app

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -26,7 +27,7 @@ __all__ = ["PUBLIC_ENDPOINTS", "bp", "init_app", "role_required"]
 
 bp = Blueprint("auth", __name__)
 
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "i18n.set_language"})
 
 
 def role_required(*roles: str):
@@ -38,7 +39,8 @@ def role_required(*roles: str):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if current_user.role not in roles:
-                abort(403, f"This page is for {', '.join(roles)}; you are {current_user.role}.")
+                abort(403, _("This page is for %(roles)s; you are %(role)s.", roles=", ".join(roles),
+                             role=current_user.role))
             return view(*args, **kwargs)
 
         return wrapped
@@ -55,7 +57,7 @@ def _load_user(user_id: str) -> User | None:
 
 def _unauthorized():
     if wants_json_response():
-        return error_response(401, "login required")
+        return error_response(401, _("login required"))
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
@@ -104,7 +106,7 @@ def login():
         # Check a hash even for an unknown user, so timing does not tell which names exist.
         stored = user.password_hash if user is not None else _dummy_hash()
         if not check_password_hash(stored, form.password.data) or user is None or not user.active:
-            flash("Wrong username or password.", "error")
+            flash(_("Wrong username or password."), "error")
             return render_template("login.html", form=form), 401
         login_user(user)
         return redirect(_safe_next(form.next.data) or url_for("home.index"))
@@ -115,5 +117,5 @@ def login():
 def logout():
     """Log out (POST with the CSRF token)."""
     logout_user()
-    flash("Logged out.", "info")
+    flash(_("Logged out."), "info")
     return redirect(url_for("auth.login"))

@@ -7,12 +7,22 @@ Domain errors map to HTTP here: :class:`~web.errors.WorkflowError` and other
 from __future__ import annotations
 
 from flask import Flask, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from web.errors import WebError
 
 __all__ = ["error_response", "register_error_handlers", "wants_json_response"]
+
+
+ERROR_TITLES = {
+    400: _l("Bad request"), 401: _l("Login required"), 403: _l("Not allowed"),
+    404: _l("Not found"), 405: _l("Method not allowed"), 409: _l("Conflict"),
+    500: _l("Server error"),
+}
+"""Titles of the error page in the user's language (the JSON answers keep HTTP's names)."""
 
 
 def error_response(status: int, message: str | None = None):
@@ -36,7 +46,7 @@ def wants_json_response() -> bool:
 def _respond(status: int, message: str):
     if wants_json_response():
         return error_response(status, message)
-    title = HTTP_STATUS_CODES.get(status, "Error")
+    title = ERROR_TITLES.get(status) or HTTP_STATUS_CODES.get(status, "Error")
     return render_template("error.html", status=status, title=title, message=message), status
 
 
@@ -48,7 +58,7 @@ def _internal_error(err: InternalServerError):
     session = g.get("db_session")
     if session is not None:
         session.rollback()
-    return _respond(500, "Something went wrong on the server; the change was not saved.")
+    return _respond(500, _("Something went wrong on the server; the change was not saved."))
 
 
 def _web_error(err: WebError):

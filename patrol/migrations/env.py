@@ -9,6 +9,8 @@ import flight_logs.models  # noqa: F401
 import telemetry.models  # noqa: F401
 import vision.models  # noqa: F401
 import web.models  # noqa: F401
+import web.models_merchants  # noqa: F401
+import web.models_reflight  # noqa: F401
 
 config = context.config
 target_metadata = Base.metadata

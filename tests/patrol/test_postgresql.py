@@ -71,4 +71,5 @@ def test_finding_to_closed_case_on_postgresql(pg_session_factory, tmp_path):
     with pg_session_factory() as session:
         case = session.get(Case, case_id)
         assert case.status == "closed"
-        assert [e.to_status for e in case.events] == ["filed", "dispatched", "handled", "verified", "closed"]
+        assert [e.to_status for e in case.events] == ["reported", "filed", "dispatched", "handled",
+                                                      "verified", "closed"]

@@ -27,7 +27,7 @@ from missions.models import PatrolArea, Route
 from patrol.db import make_engine, make_session_factory, upgrade
 from patrol.settings import Settings
 from vision.models import Detection, Finding
-from web import create_app
+from web import create_app, i18n
 from web.models import Squad, User
 from web.seed import create_user, load_squads, seed_demo_users
 
@@ -57,6 +57,13 @@ class World:
     photo_id: int
     findings: dict[str, int]  # "danghu", "zhongdai", "duluth", "outside" -> finding id
     evidence_path: str
+
+
+@pytest.fixture(autouse=True)
+def english_by_default(monkeypatch):
+    """Apps built here speak English unless asked (the assertions read the English msgids);
+    the console's own default is Chinese (tests/web/test_i18n.py)."""
+    monkeypatch.setattr(i18n, "DEFAULT_LOCALE", "en")
 
 
 @pytest.fixture
@@ -247,6 +254,7 @@ def driver(tmp_path, monkeypatch):
                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})  # English msgids
     drv = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     drv.set_page_load_timeout(30)
     yield drv

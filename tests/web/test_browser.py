@@ -43,13 +43,16 @@ def test_map_and_findings_queue_in_chromium(live_server, driver, world, tmp_path
     counts = driver.execute_script("return window.patrolMap.counts")
     errors = driver.execute_script("return window.patrolMap.errors")
     assert errors == []
-    assert counts == {"squads": 5, "areas": 1, "photos": 1, "routes": 1, "tracks": 1,
-                      "findings": len(world.findings)}
+    assert counts == {"squads": 5, "grids": 0, "areas": 1, "photos": 1, "routes": 1, "tracks": 1,
+                      "findings": len(world.findings), "cases": 0}
     paths = driver.find_elements(By.CSS_SELECTOR, ".leaflet-overlay-pane svg path")
     # 5 jurisdictions + 1 area + 1 footprint + 1 route + 1 track + 4 finding markers
     assert len(paths) == sum(counts.values())
     overlays = driver.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays input")
-    assert len(overlays) == len(counts) and all(box.is_selected() for box in overlays)
+    categories = driver.execute_script("return Object.keys(window.patrolMap.categories)")
+    assert sorted(categories) == ["construction_waste", "exposed_garbage", "open_burning"]
+    # one entry per layer, findings also one per category under theirs
+    assert len(overlays) == len(counts) + len(categories) and all(box.is_selected() for box in overlays)
     overlays[0].click()  # jurisdictions off
     assert len(driver.find_elements(By.CSS_SELECTOR, ".leaflet-overlay-pane svg path")) == \
         len(paths) - counts["squads"]
@@ -84,7 +87,7 @@ def test_map_and_findings_queue_in_chromium(live_server, driver, world, tmp_path
     driver.find_element(By.CSS_SELECTOR, "tr.case-row a").click()
     wait.until(lambda d: d.find_element(By.ID, "case-map").get_attribute("data-ready") == "true")
     assert driver.find_elements(By.CSS_SELECTOR, "#case-map .leaflet-overlay-pane path")
-    assert len(driver.find_elements(By.CSS_SELECTOR, "tr.history-row")) == 1
+    assert len(driver.find_elements(By.CSS_SELECTOR, ".history-row")) == 1
     driver.save_screenshot(str(tmp_path / "case.png"))
     assert _severe(driver) == []
 

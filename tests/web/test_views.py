@@ -1,5 +1,5 @@
-"""The console's pages and endpoints: findings queue, cases end to end, flights, files, map
-layers, dashboard, errors."""
+"""The console's pages and endpoints: findings queue, case pages, flights, files, map layers,
+dashboard, errors (the case workflow end to end: test_cases_views.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from shapely.geometry import Point, shape
 
 from patrol.geodesy import distance_m
 from vision.models import Finding
 from web import create_app, error_response
-from web.models import AuditEvent, Case, CaseEvent, User
+from web.models import AuditEvent, Case
 
 
 def _text(response) -> str:
@@ -79,67 +78,8 @@ def test_confirm_with_a_bad_category_is_400(client, auth, world, session):
     assert session.get(Finding, fid).status == "new"
 
 
-# ------------------------------------------------------------------ finding -> closed case
-def _advance(client, case_id, to_status, note=""):
-    response = client.post(f"/cases/{case_id}/advance", data={"to_status": to_status, "note": note})
-    assert response.status_code == 303
-    return _text(client.get(response.location))
-
-
-def test_finding_to_closed_case_through_the_console(client, auth, world, session):
-    auth.login("supervisor")
-    fid = world.findings["danghu"]
-    response = client.post(f"/findings/{fid}/confirm",
-                           data={"category": "exposed_garbage", "note": "bags by the canal"})
-    assert response.status_code == 303
-    case = session.scalars(sa.select(Case).where(Case.finding_id == fid)).one()
-    assert f"Case {case.code} filed" in _text(client.get(response.location))
-    assert "当湖" in case.squad.name
-    assert Point(case.lon_deg, case.lat_deg).within(shape(case.squad.jurisdiction))
-    assert case.deadline_utc > case.created_at
-
-    page = _advance(client, case.id, "dispatched", "to the 当湖 squad")
-    assert "is now dispatched" in page
-    auth.logout()
-    auth.login("officer")
-    page = _text(client.get(f"/cases/{case.id}"))
-    assert 'data-action="handle"' in page and 'data-action="verify"' not in page
-    _advance(client, case.id, "handled", "bags removed, photo taken")
-    auth.logout()
-    auth.login("supervisor")
-    _advance(client, case.id, "verified", "checked")
-    page = _advance(client, case.id, "closed", "done")
-    assert "is now closed" in page
-
-    session.expire_all()
-    case = session.get(Case, case.id)
-    assert case.status == "closed" and case.closed_at is not None
-    events = session.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case.id)
-                             .order_by(CaseEvent.at, CaseEvent.id)).all()
-    users = {u.id: u.username for u in session.scalars(sa.select(User))}
-    assert [(e.to_status, users[e.user_id], e.note) for e in events] == [
-        ("filed", "supervisor", "bags by the canal"),
-        ("dispatched", "supervisor", "to the 当湖 squad"),
-        ("handled", "officer", "bags removed, photo taken"),
-        ("verified", "supervisor", "checked"),
-        ("closed", "supervisor", "done")]
-    assert all(a.at <= b.at for a, b in zip(events, events[1:]))
-    assert page.count('class="history-row"') == 5
-    assert "bags removed, photo taken" in page and 'class="step-form"' not in page
-
-
-def test_invalid_transition_is_refused_on_the_page(client, auth, world, session):
-    auth.login("supervisor")
-    client.post(f"/findings/{world.findings['danghu']}/confirm", data={"category": "other"})
-    case = session.scalars(sa.select(Case)).one()
-    page = _advance(client, case.id, "closed")
-    assert "cannot go from filed to closed" in page
-    assert client.post(f"/cases/{case.id}/advance", data={"to_status": "archived"}).status_code == 400
-    session.expire_all()
-    assert session.get(Case, case.id).status == "filed"
-    assert session.scalar(sa.select(sa.func.count()).select_from(CaseEvent)) == 1
-
-
+# ------------------------------------------------------------------ finding -> case
+# (the whole workflow through the console: tests/web/test_cases_views.py)
 def test_case_page_shows_evidence_and_location(client, auth, world, session):
     auth.login("supervisor")
     client.post(f"/findings/{world.findings['duluth']}/confirm", data={"category": "exposed_garbage"})
@@ -149,22 +89,6 @@ def test_case_page_shows_evidence_and_location(client, auth, world, session):
     assert "/files/raw/photo/test/dji_0018.jpg" in page, "the photo the finding was seen in"
     assert 'id="case-map"' in page and "Duluth parks squad" in page
     assert client.get("/cases/999999").status_code == 404
-
-
-def test_assign_squad_to_a_case_outside_every_jurisdiction(client, auth, world, session):
-    auth.login("supervisor")
-    client.post(f"/findings/{world.findings['outside']}/confirm", data={"category": "open_burning"})
-    case = session.scalars(sa.select(Case)).one()
-    assert case.squad_id is None
-    assert "has no squad" in _advance(client, case.id, "dispatched")
-    response = client.post(f"/cases/{case.id}/assign",
-                           data={"squad_id": world.squads["zhongdai"], "note": "nearest"})
-    assert response.status_code == 303
-    _advance(client, case.id, "dispatched")
-    session.expire_all()
-    case = session.get(Case, case.id)
-    assert (case.squad_id, case.status) == (world.squads["zhongdai"], "dispatched")
-    assert client.post(f"/cases/{case.id}/assign", data={"squad_id": 999}).status_code == 400
 
 
 def test_cases_list_filters(client, auth, world, session):
@@ -251,7 +175,7 @@ def test_geojson_filters(client, auth, world, session):
     assert [f["properties"]["id"] for f in _layer(client, "findings", bbox)] == [duluth.id]
     assert _layer(client, "tracks", "?flight=999") == []
     assert _layer(client, "routes", f"?id={world.route_id}")[0]["properties"]["id"] == world.route_id
-    client.post(f"/findings/{world.findings['danghu']}/confirm", data={"category": "other"})
+    client.post(f"/findings/{world.findings['danghu']}/confirm", data={"category": "exposed_garbage"})
     [confirmed] = _layer(client, "findings", "?status=confirmed")
     assert confirmed["properties"]["case_code"].startswith("C-")
     for bad in ("?bbox=1,2,3", "?crs=epsg3857", "?id=x"):
@@ -327,12 +251,17 @@ def test_unknown_pages_are_404_html_or_json(client, auth, world):
     assert api.status_code == 404 and api.get_json()["error"] == "Not Found"
 
 
-def test_queue_proposes_other_for_labels_outside_the_table(client, auth, world, session):
+def test_queue_proposes_the_fallback_subclass_for_labels_no_subclass_takes(client, auth, world,
+                                                                           session):
+    from web.case_rules import case_rules
+
+    taxonomy = case_rules(environ={}).taxonomy
     session.get(Finding, world.findings["outside"]).category = "tree_on_road"
     session.commit()
     auth.login("supervisor")
     page = _text(client.get("/findings"))
     row = page.split(f'id="finding-{world.findings["outside"]}"')[1].split("</tr>")[0]
-    assert re.findall(r'<option value="(\w+)" selected>', row) == ["other"]
+    assert re.findall(r'<option value="([\w.-]+)" selected>', row) == [taxonomy.fallback_code]
     row = page.split(f'id="finding-{world.findings["danghu"]}"')[1].split("</tr>")[0]
-    assert re.findall(r'<option value="(\w+)" selected>', row) == ["exposed_garbage"]
+    assert re.findall(r'<option value="([\w.-]+)" selected>', row) == \
+        [taxonomy.for_detector("exposed_garbage").code]

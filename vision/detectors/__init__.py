@@ -10,6 +10,8 @@ from vision.detectors.base import (CATEGORIES, CategoryConfig, Detection, Detect
 from vision.detectors.change import ChangeDetector, ChangeRule
 from vision.detectors.change_maps import change_distance, change_mask
 from vision.detectors.colour import ColourRule, ColourRuleDetector
+from vision.detectors.onnx import OnnxDetector  # noqa: E402,F401  (registers "onnx")
+from vision.detectors.tiles import TileDetector  # noqa: E402,F401  (registers "tiles")
 
 __all__ = [
     "CATEGORIES",

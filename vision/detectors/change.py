@@ -45,7 +45,7 @@ car parked where another stood looks unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -53,12 +53,12 @@ import numpy as np
 
 from vision.detectors.base import (CategoryConfig, Detection, DetectionContext, PhotoView,
                                    detection_from_contour, merge_category_config, register)
-from vision.detectors.change_maps import (change_distance, change_mask, lab, refine_with_flow, register_onto,
-                                          vegetation_mask)
+from vision.detectors.change_maps import (change_mask, grow_regions, lab, one_way_distances, refine_with_flow,
+                                          register_onto, vegetation_mask)
 from vision.errors import RegistrationError, VisionError
 from vision.images import PhotoImage
 
-__all__ = ["ChangeDetector", "ChangeRule", "DEFAULT_RULES"]
+__all__ = ["ChangeDetector", "ChangeRegion", "ChangeResult", "ChangeRule", "DEFAULT_RULES"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,56 @@ DEFAULT_RULES: tuple[ChangeRule, ...] = (
     ChangeRule("construction_waste", 8.0, 2000.0),
     ChangeRule("exposed_garbage", 0.0, 8.0),
 )
+
+@dataclass(frozen=True)
+class ChangeRegion:
+    """One change region kept by :meth:`ChangeDetector.compare`.
+
+    ``contour`` is an OpenCV contour (N, 1, 2) in the compared images' pixels; ``area_m2``
+    the pixel count times GSD squared; ``mean_distance`` and ``contrast_gain`` in L*a*b* units;
+    ``change`` is ``"appeared"`` or ``"vanished"``.
+    """
+
+    contour: np.ndarray
+    category: str
+    score: float
+    area_m2: float
+    mean_distance: float
+    contrast_gain: float
+    rectangularity: float
+    elongation: float
+    change: str
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """What :meth:`ChangeDetector.compare` finds between two registered images.
+
+    Attributes
+    ----------
+    mask : ndarray (H, W) uint8
+        255 on the kept regions.
+    regions : tuple of ChangeRegion
+    distance : ndarray (H, W) float32
+        Per-pixel change, L*a*b* units (0 where not judged).
+    changed_fraction : float
+        Share of the common area over the threshold after morphology, before the region tests.
+    judged : ndarray (H, W) bool or None
+        Pixels whose change was judged (common area, not standing off the ground).
+    candidates : ndarray (H, W) uint8 or None
+        255 over the threshold after morphology (before the region tests).
+    rejected : tuple of ((x, y, w, h), reason)
+        Candidate regions dropped by a region test, with the test's name (for review and tuning).
+    """
+
+    mask: np.ndarray
+    regions: tuple[ChangeRegion, ...]
+    distance: np.ndarray
+    changed_fraction: float
+    judged: np.ndarray | None = None
+    candidates: np.ndarray | None = None
+    rejected: tuple[tuple[tuple[int, int, int, int], str], ...] = ()
+
 
 _DEFAULT_CATEGORIES = {
     "exposed_garbage": CategoryConfig(min_area_m2=0.5, max_area_m2=2000.0),
@@ -141,6 +191,11 @@ class ChangeDetector:
         failed: raise rather than flood the review queue (default 0.25).
     min_inliers : int
         RANSAC inliers needed to register a reference (default 30).
+    confirm : bool
+        Check each region against a second reference when the photo has one (default True).
+    min_confirmed_fraction : float
+        Share (0-1) of a region that must be a change candidate against the second reference
+        too (default 0.3, the evaluation's overlap rule).
     """
 
     name = "change"
@@ -149,7 +204,8 @@ class ChangeDetector:
                  tolerance_m: float = 0.4, open_m: float = 0.25, close_m: float = 0.6, border_m: float = 1.0,
                  max_parallax_m: float = 1.5, occlusion_m: float = 3.0, max_vegetation_fraction: float = 0.5,
                  min_contrast_gain: float = 6.0, rules: Sequence[ChangeRule] = DEFAULT_RULES,
-                 report_vanished: bool = False, max_changed_fraction: float = 0.25, min_inliers: int = 30) -> None:
+                 report_vanished: bool = False, max_changed_fraction: float = 0.25, min_inliers: int = 30,
+                 confirm: bool = True, min_confirmed_fraction: float = 0.3) -> None:
         self.categories = merge_category_config(_DEFAULT_CATEGORIES, categories, detector=self.name)
         self.threshold = float(threshold)
         self.tolerance_m = float(tolerance_m)
@@ -164,6 +220,8 @@ class ChangeDetector:
         self.report_vanished = bool(report_vanished)
         self.max_changed_fraction = float(max_changed_fraction)
         self.min_inliers = int(min_inliers)
+        self.confirm = bool(confirm)
+        self.min_confirmed_fraction = float(min_confirmed_fraction)
 
     def detect(self, photo_image: PhotoImage, context: DetectionContext) -> list[Detection]:
         """Compare the photo with the first of its references that registers.
@@ -179,92 +237,206 @@ class ChangeDetector:
         """
         if not context.references:
             return []
-        failures = []
         view = context.view
         if photo_image is not view.image:
             view = PhotoView(view.photo, photo_image, view.pose, view.intrinsics, view.footprint_wgs84)
-        for ref in context.references:
+        ref, result, inliers = self.changes(view, context.references)
+        return self._detections(view, ref, result, inliers)
+
+    def changes(self, view: PhotoView, references: Sequence[PhotoView]) -> tuple[PhotoView, ChangeResult, int]:
+        """Register the first reference that registers onto the photo and compare (steps 1-6).
+
+        Returns
+        -------
+        (reference, result, inliers) : PhotoView, ChangeResult, int
+            The reference used, the change regions in the photo's working pixels, and the
+            RANSAC inliers of the registration.
+
+        Raises
+        ------
+        RegistrationError
+            If no reference registers (or none is given).
+        """
+        failures = []
+        for k, ref in enumerate(references):
             try:
                 warped, valid, inliers = register_onto(ref, view, min_inliers=self.min_inliers)
             except RegistrationError as err:
                 failures.append(str(err))
                 continue
-            return self._compare(view, ref, warped, valid, inliers)
-        raise RegistrationError("; ".join(failures))
+            result = self.compare(warped, view.image.pixels, gsd_m=view.gsd_m_work(), valid=valid)
+            if self.confirm and result.regions:
+                result = self._confirm(view, result, references[k + 1:])
+            return ref, result, inliers
+        raise RegistrationError("; ".join(failures) or f"photo {view.photo_id}: no reference to compare with")
 
-    def _compare(self, view: PhotoView, ref: PhotoView, warped: np.ndarray, valid: np.ndarray,
-                 inliers: int) -> list[Detection]:
-        current = view.image.pixels
+    def _confirm(self, view: PhotoView, result: ChangeResult, others: Sequence[PhotoView]) -> ChangeResult:
+        """Step 7: keep a region only if it is also a change against the next reference that
+        registers and sees it (module docstring); regions that reference does not cover stay."""
         gsd = view.gsd_m_work()
-        border = _odd(2 * self.border_m / gsd)
-        valid = cv2.erode(valid.astype(np.uint8), np.ones((border, border), np.uint8)) > 0
-        n_valid = int(valid.sum())
-        if n_valid == 0:
-            return []
+        for other in others:
+            try:
+                warped, valid, _ = register_onto(other, view, min_inliers=self.min_inliers)
+            except RegistrationError:
+                continue
+            border = _odd(2 * self.border_m / gsd)
+            valid = cv2.erode(valid.astype(np.uint8), np.ones((border, border), np.uint8)) > 0
+            _, _, _, _, mask2 = self._candidates(warped, view.image.pixels, gsd, valid)
+            kept = np.zeros_like(result.mask)
+            regions, rejected = [], list(result.rejected)
+            for region in result.regions:
+                inside = np.zeros_like(result.mask)
+                cv2.drawContours(inside, [region.contour], -1, 255, thickness=cv2.FILLED)
+                inside = (inside > 0) & (result.mask > 0)
+                seen = float(valid[inside].mean())
+                again = float((mask2[inside & valid] > 0).mean()) if seen > 0 else 0.0
+                if seen >= 0.5 and again < self.min_confirmed_fraction:
+                    x, y, w, h = cv2.boundingRect(region.contour)
+                    rejected.append(((x, y, w, h), f"not confirmed by photo {other.photo_id} ({again:.0%})"))
+                    continue
+                regions.append(region)
+                kept[inside] = 255
+            return replace(result, mask=kept, regions=tuple(regions), rejected=tuple(rejected))
+        return result
+
+    def _detections(self, view: PhotoView, ref: PhotoView, result: ChangeResult, inliers: int) -> list[Detection]:
+        if result.changed_fraction > self.max_changed_fraction:
+            raise VisionError(
+                f"photo {view.photo_id} against reference {ref.photo_id}: {result.changed_fraction:.0%} of the "
+                f"common area changed (limit {self.max_changed_fraction:.0%}); registration or exposure is off")
+        out: list[Detection] = []
+        for region in result.regions:
+            det = detection_from_contour(
+                view, region.contour, category=region.category, score=region.score, detector=self.name,
+                reference_photo_id=ref.photo_id,
+                details={"change": region.change, "mean_distance_lab": round(region.mean_distance, 2),
+                         "contrast_gain_lab": round(region.contrast_gain, 2),
+                         "rectangularity": round(region.rectangularity, 3), "elongation": round(region.elongation, 2),
+                         "registration_inliers": inliers, "changed_fraction": round(result.changed_fraction, 4)})
+            if self.categories[region.category].accepts(det.score, det.area_m2):
+                out.append(det)
+        return out
+
+    def _candidates(self, warped: np.ndarray, current: np.ndarray, gsd: float,
+                    valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Steps 2-4: (aligned reference, judged, near elevated, distance, candidate mask)."""
         judged, near_elevated = valid, np.zeros_like(valid)
         if self.max_parallax_m > 0:
-            warped, elevated = refine_with_flow(warped, current, valid, max_shift_px=self.max_parallax_m / gsd)
+            warped, elevated = refine_with_flow(warped, current, valid, max_shift_px=self.max_parallax_m / gsd,
+                                                window_px=_odd(2 * self.occlusion_m / gsd))
             grow = _odd(1.0 / gsd)
             elevated = cv2.dilate(elevated.astype(np.uint8), np.ones((grow, grow), np.uint8))
             judged = valid & (elevated == 0)
             reach = _odd(2 * self.occlusion_m / gsd)
             near_elevated = cv2.dilate(elevated, np.ones((reach, reach), np.uint8)) > 0
-        dist = change_distance(warped, current, judged, tolerance_px=max(int(round(self.tolerance_m / gsd)), 1))
-        mask = change_mask(dist, judged, threshold=self.threshold, open_px=_odd(self.open_m / gsd),
+        tol_px = max(int(round(self.tolerance_m / gsd)), 1)
+        appeared, vanished = one_way_distances(warped, current, judged, tolerance_px=tol_px)
+        dist = np.minimum(appeared, vanished)
+        seed = change_mask(dist, judged, threshold=self.threshold, open_px=_odd(self.open_m / gsd), close_px=1)
+        grown = grow_regions(seed, judged & (np.maximum(appeared, vanished) > self.threshold), reach_px=tol_px + 1)
+        mask = change_mask(grown.astype(np.float32), judged, threshold=0.0, open_px=1,
                            close_px=_odd(self.close_m / gsd))
+        return warped, judged, near_elevated, dist, mask
+
+    def compare(self, before_bgr: np.ndarray, after_bgr: np.ndarray, *, gsd_m: float,
+                valid: np.ndarray | None = None) -> ChangeResult:
+        """The image-pair entry point: change regions between two registered images.
+
+        :meth:`detect` calls it after registering the reference; evaluations on co-registered
+        pairs (LEVIR-CD style, no georeference) call it directly with the pair's GSD. Steps 2-6
+        of the module docstring; the ``max_changed_fraction`` guard is left to the caller.
+
+        Parameters
+        ----------
+        before_bgr, after_bgr : ndarray (H, W, 3) uint8
+            The earlier and the later image, registered (same ground at the same pixel).
+        gsd_m : float
+            Ground sample distance of the images, metres per pixel (> 0).
+        valid : ndarray (H, W) bool, optional
+            Where the earlier image has pixels (default everywhere).
+
+        Returns
+        -------
+        ChangeResult
+
+        Raises
+        ------
+        ValueError
+            If the images differ in shape or ``gsd_m`` is not positive.
+        """
+        if before_bgr.shape != after_bgr.shape or after_bgr.ndim != 3:
+            raise ValueError(f"images must be the same (H, W, 3) shape, got {before_bgr.shape} and {after_bgr.shape}")
+        if not gsd_m > 0:
+            raise ValueError(f"gsd_m must be positive, got {gsd_m!r}")
+        gsd = float(gsd_m)
+        current, warped = after_bgr, before_bgr
+        height, width = current.shape[:2]
+        if valid is None:
+            valid = np.ones((height, width), bool)
+        border = _odd(2 * self.border_m / gsd)
+        valid = cv2.erode(valid.astype(np.uint8), np.ones((border, border), np.uint8),
+                          borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0
+        n_valid = int(valid.sum())
+        empty = np.zeros((height, width), np.uint8)
+        if n_valid == 0:
+            return ChangeResult(empty, (), np.zeros((height, width), np.float32), 0.0)
+        warped, judged, near_elevated, dist, mask = self._candidates(warped, current, gsd, valid)
         changed = int(np.count_nonzero(mask)) / n_valid
-        if changed > self.max_changed_fraction:
-            raise VisionError(
-                f"photo {view.photo_id} against reference {ref.photo_id}: {changed:.0%} of the common area "
-                f"changed (limit {self.max_changed_fraction:.0%}); registration or exposure is off")
         enabled = [c.min_area_m2 for c in self.categories.values() if c.enabled]
         if not enabled:
-            return []
+            return ChangeResult(empty, (), dist, changed, judged, mask)
         min_px = 0.5 * min(enabled) / gsd ** 2
         lab_now, lab_ref = lab(current), lab(warped)
         green_now, green_ref = vegetation_mask(current), vegetation_mask(warped)
         ring_px = _odd(1.0 / gsd)
         pad = ring_px
-        height, width = mask.shape
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        out: list[Detection] = []
+        kept = np.zeros((height, width), np.uint8)
+        regions: list[ChangeRegion] = []
+        rejected: list[tuple[tuple[int, int, int, int], str]] = []
         for i in range(1, n):
             area_px = int(stats[i, cv2.CC_STAT_AREA])
-            if area_px < min_px:
-                continue
             x, y, w, h = (int(v) for v in stats[i, :4])
+            if area_px < min_px:
+                rejected.append(((x, y, w, h), "small"))
+                continue
             x0, y0, x1, y1 = max(x - pad, 0), max(y - pad, 0), min(x + w + pad, width), min(y + h + pad, height)
             win = (slice(y0, y1), slice(x0, x1))
             region = labels[win] == i
+            box = (x, y, w, h)
             if float(green_now[win][region].mean()) > self.max_vegetation_fraction:
+                rejected.append((box, "vegetation"))
                 continue
             if (float(near_elevated[win][region].mean()) > 0.3
                     and float(green_ref[win][region].mean()) > self.max_vegetation_fraction):
+                rejected.append((box, "occlusion"))
                 continue
             grown = cv2.dilate(region.astype(np.uint8), np.ones((ring_px, ring_px), np.uint8)) > 0
             ring = grown & ~region & valid[win]
             if not ring.any():
+                rejected.append((box, "no ring"))
                 continue
             gain = _contrast(lab_now[win], region, ring) - _contrast(lab_ref[win], region, ring)
             if abs(gain) < self.min_contrast_gain or (gain < 0 and not self.report_vanished):
+                rejected.append((box, f"contrast gain {gain:.1f}"))
                 continue
             contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             contour = max(contours, key=cv2.contourArea) + np.array([x0, y0])
             (_, _), (rw, rh), _ = cv2.minAreaRect(contour)
             rectangularity = float(area_px / max(rw * rh, 1.0))
             elongation = float(max(rw, rh) / max(min(rw, rh), 1.0))
+            area_m2 = area_px * gsd ** 2
             category = next((r.category for r in self.rules
-                             if r.fits(area_px * gsd ** 2, rectangularity, elongation)), None)
+                             if r.fits(area_m2, rectangularity, elongation)), None)
             if category is None or category not in self.categories:
+                rejected.append((box, f"no category (area {area_m2:.1f} m2)"))
                 continue
             mean_dist = float(dist[win][region].mean())
-            det = detection_from_contour(
-                view, contour, category=category, score=0.5 + 0.5 * (mean_dist / self.threshold - 1.0),
-                detector=self.name, reference_photo_id=ref.photo_id,
-                details={"change": "appeared" if gain >= 0 else "vanished", "mean_distance_lab": round(mean_dist, 2),
-                         "contrast_gain_lab": round(gain, 2), "rectangularity": round(rectangularity, 3),
-                         "elongation": round(elongation, 2), "registration_inliers": inliers,
-                         "changed_fraction": round(changed, 4)})
-            if self.categories[category].accepts(det.score, det.area_m2):
-                out.append(det)
-        return out
+            score = float(np.clip(0.5 + 0.5 * (mean_dist / self.threshold - 1.0), 0.0, 1.0))
+            if not self.categories[category].accepts(score, area_m2):
+                rejected.append((box, f"{category} settings (score {score:.2f}, area {area_m2:.1f} m2)"))
+                continue
+            regions.append(ChangeRegion(contour, category, score, area_m2, mean_dist, gain, rectangularity,
+                                        elongation, "appeared" if gain >= 0 else "vanished"))
+            kept[win][region] = 255
+        return ChangeResult(kept, tuple(regions), dist, changed, judged, mask, tuple(rejected))

@@ -12,7 +12,8 @@ import numpy as np
 from vision.detectors.base import PhotoView
 from vision.features import detect_features, estimate_homography, match_features
 
-__all__ = ["change_distance", "change_mask", "lab", "refine_with_flow", "register_onto", "vegetation_mask"]
+__all__ = ["change_distance", "change_mask", "grow_regions", "lab", "one_way_distances", "refine_with_flow", "register_onto",
+           "vegetation_mask"]
 
 
 def register_onto(reference: PhotoView, current: PhotoView, *, min_inliers: int = 30) -> tuple[np.ndarray, np.ndarray, int]:
@@ -42,16 +43,33 @@ def register_onto(reference: PhotoView, current: PhotoView, *, min_inliers: int 
     return warped, valid, int(inliers.sum())
 
 
-def refine_with_flow(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.ndarray, *,
-                     max_shift_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """Re-align a registered reference with dense optical flow and find what stands off the ground.
+def _median_flow(flow: np.ndarray, size_px: int) -> np.ndarray:
+    """Median of each flow component over a ``size_px`` square window (0.25 px steps, +-32 px)."""
+    out = np.empty_like(flow)
+    k = max(int(size_px) | 1, 5)
+    for c in range(2):
+        q = np.clip(np.round(flow[..., c] * 4.0) + 128.0, 0, 255).astype(np.uint8)
+        out[..., c] = (cv2.medianBlur(q, k).astype(np.float32) - 128.0) / 4.0
+    return out
 
-    OpenCV's DIS flow (Kroeger et al. 2016, preset MEDIUM) from the current image to the
-    warped reference measures the residual displacement the ground-plane homography leaves.
-    On flat ground it is ~0; trees and roofs show parallax proportional to their height.
-    Pixels displaced by more than ``max_shift_px`` are reported as elevated (their change
-    cannot be judged from two viewpoints); the rest of the reference is resampled along the
-    flow, which absorbs small parallax and misregistration.
+
+def refine_with_flow(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.ndarray, *,
+                     max_shift_px: float, window_px: int, consistency_px: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Re-align a registered reference with dense optical flow and find what stands off its surroundings.
+
+    OpenCV's DIS flow (Kroeger et al. 2016, preset MEDIUM) is computed both ways between the
+    current image and the warped reference. The homography is exact for one plane only;
+    what it leaves (the ground's residual parallax when the matches sat on a canopy, a
+    stand of trees) varies smoothly, so the reference is resampled along the **median**
+    flow over a ``window_px`` square window: the surroundings' displacement, which an
+    object smaller than half the window cannot drag along (a new object is not "explained
+    away" by matching it to a look-alike nearby). Pixels whose own flow is **consistent**
+    (following it forward and the backward flow from there comes back to within
+    ``consistency_px``, Sundaram et al. 2010) and differs from the median by more than
+    ``max_shift_px`` stand off their surroundings - a crown over a lawn, a roof - and are
+    reported as **elevated**: their change cannot be judged from two viewpoints. Content
+    in one image only (something new, ground a crown hides from one viewpoint) has no
+    consistent flow and is judged.
 
     Parameters
     ----------
@@ -59,6 +77,10 @@ def refine_with_flow(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.
     valid : ndarray (H, W) bool
         Where the warped reference has pixels.
     max_shift_px : float
+    window_px : int
+        Side of the median window, pixels.
+    consistency_px : float
+        Largest forward-backward round-trip error of a trusted flow vector, pixels.
 
     Returns
     -------
@@ -67,13 +89,18 @@ def refine_with_flow(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.
     filled = np.where(valid[..., None], warped_bgr, current_bgr)
     a = cv2.cvtColor(current_bgr, cv2.COLOR_BGR2GRAY)
     b = cv2.cvtColor(filled, cv2.COLOR_BGR2GRAY)
-    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(a, b, None)
-    mag = np.hypot(flow[..., 0], flow[..., 1])
-    elevated = mag > max_shift_px
-    flow[elevated] = 0.0
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    fwd = dis.calc(a, b, None)
+    bwd = dis.calc(b, a, None)
     h, w = a.shape
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    aligned = cv2.remap(filled, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+    back = cv2.remap(bwd, gx + fwd[..., 0], gy + fwd[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=(1e3, 1e3))
+    round_trip = np.hypot(fwd[..., 0] + back[..., 0], fwd[..., 1] + back[..., 1])
+    consistent = (round_trip < consistency_px) & valid
+    smooth = _median_flow(np.where(valid[..., None], fwd, 0.0).astype(np.float32), window_px)
+    elevated = consistent & (np.hypot(fwd[..., 0] - smooth[..., 0], fwd[..., 1] - smooth[..., 1]) > max_shift_px)
+    aligned = cv2.remap(filled, gx + smooth[..., 0], gy + smooth[..., 1], cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
     return aligned, elevated
 
@@ -85,7 +112,9 @@ def lab(bgr: np.ndarray) -> np.ndarray:
 
 def change_distance(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.ndarray | None = None, *,
                     tolerance_px: int = 3, blur_sigma_px: float = 1.5, l_weight: float = 0.5) -> np.ndarray:
-    """Per-pixel colour change between two registered images, L*a*b* units.
+    """Per-pixel colour change between two registered images, L*a*b* units: the smaller of
+    the two one-way distances of :func:`one_way_distances` (a change both ways, so that
+    misregistration within ``tolerance_px`` does not count).
 
     Parameters
     ----------
@@ -105,10 +134,33 @@ def change_distance(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.nda
     ndarray (H, W) float32
         0 outside ``valid``.
     """
+    appeared, vanished = one_way_distances(before_bgr, after_bgr, valid, tolerance_px=tolerance_px,
+                                           blur_sigma_px=blur_sigma_px, l_weight=l_weight)
+    return np.minimum(appeared, vanished)
+
+
+def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.ndarray | None = None, *,
+                      tolerance_px: int = 3, blur_sigma_px: float = 1.5,
+                      l_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """How far each image's colour falls outside the other's within ``tolerance_px``, L*a*b* units.
+
+    In L*a*b*, the earlier image's channel means and deviations are first matched to the
+    later one's over ``valid``; both are blurred; then ``appeared`` is how far the later
+    colour lies outside the per-channel range (min/max filter) of the earlier image's
+    colours within the tolerance disc, and ``vanished`` the same the other way. Inside a
+    new object both are large; on its rim (within the tolerance of the old surroundings)
+    only ``appeared`` is. Parameters as :func:`change_distance`.
+
+    Returns
+    -------
+    (appeared, vanished) : ndarray (H, W) float32 each
+        0 outside ``valid``.
+    """
     if valid is None:
         valid = np.ones(after_bgr.shape[:2], bool)
     if not valid.any():
-        return np.zeros(after_bgr.shape[:2], np.float32)
+        zero = np.zeros(after_bgr.shape[:2], np.float32)
+        return zero, zero.copy()
     before, after = lab(before_bgr), lab(after_bgr)
     for c in range(3):  # match the reference's mean/std to the current image over the common area
         b, a = before[..., c][valid], after[..., c][valid]
@@ -124,11 +176,11 @@ def change_distance(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.nda
     def outside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         lo, hi = cv2.erode(y, kernel), cv2.dilate(y, kernel)
         d = np.maximum(x - hi, 0.0) + np.maximum(lo - x, 0.0)
-        return np.sqrt(np.sum((d * weights) ** 2, axis=2))
+        out = np.sqrt(np.sum((d * weights) ** 2, axis=2)).astype(np.float32)
+        out[~valid] = 0.0
+        return out
 
-    dist = np.minimum(outside(after, before), outside(before, after)).astype(np.float32)
-    dist[~valid] = 0.0
-    return dist
+    return outside(after, before), outside(before, after)
 
 
 def change_mask(distance: np.ndarray, valid: np.ndarray | None = None, *, threshold: float = 12.0,
@@ -150,9 +202,14 @@ def change_mask(distance: np.ndarray, valid: np.ndarray | None = None, *, thresh
     return mask
 
 
-def vegetation_mask(bgr: np.ndarray, *, min_exg: float = 0.05) -> np.ndarray:
-    """Green vegetation by the excess-green index ``ExG = 2g - r - b`` on chromatic coordinates
-    (``r = R / (R + G + B)`` ...; Woebbecke et al. 1995), above ``min_exg``.
+def vegetation_mask(bgr: np.ndarray, *, min_exg: float = 0.05, max_hue_deg: float = 130.0) -> np.ndarray:
+    """Green vegetation: excess-green index ``ExG = 2g - r - b`` on chromatic coordinates
+    (``r = R / (R + G + B)`` ...; Woebbecke et al. 1995) above ``min_exg``, and a hue below
+    ``max_hue_deg`` (HSV degrees).
+
+    The hue bound keeps painted blue-green objects (benches, picnic tables, toilet blocks,
+    tarpaulins: hue mostly 130-190 deg) out: on the bundled drone photos 90% of the
+    excess-green pixels (leaves and grass, lit or shaded) have a hue below 112-136 deg.
 
     Returns
     -------
@@ -161,4 +218,27 @@ def vegetation_mask(bgr: np.ndarray, *, min_exg: float = 0.05) -> np.ndarray:
     f = bgr.astype(np.float32)
     total = f.sum(axis=2) + 1e-6
     b, g, r = (f[..., i] / total for i in range(3))
-    return (2.0 * g - r - b) > min_exg
+    hue = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)[..., 0].astype(np.float32) * 2.0
+    return ((2.0 * g - r - b) > min_exg) & (hue < max_hue_deg)
+
+
+def grow_regions(seed: np.ndarray, grow_into: np.ndarray, *, reach_px: int) -> np.ndarray:
+    """Hysteresis: extend seed regions into ``grow_into`` pixels within ``reach_px`` of them.
+
+    Parameters
+    ----------
+    seed : ndarray (H, W) uint8 or bool
+        Non-zero on the regions.
+    grow_into : ndarray (H, W) bool
+        Where the regions may extend.
+    reach_px : int
+        Radius of the extension, pixels.
+
+    Returns
+    -------
+    ndarray (H, W) uint8
+        255 on the seed and the pixels it grew into.
+    """
+    size = 2 * max(int(reach_px), 0) + 1
+    near = cv2.dilate((seed > 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
+    return (((seed > 0) | (near & grow_into)) * 255).astype(np.uint8)

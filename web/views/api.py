@@ -1,14 +1,17 @@
 """JSON endpoints of the map layers: ``/api/<layer>.geojson`` (WGS84, or GCJ-02 on request).
 
 Query parameters: ``crs`` (``wgs84`` default, ``gcj02``), and per layer ``site``,
-``flight``, ``status``, ``bbox=min_lon,min_lat,max_lon,max_lat``, ``id``.
+``flight``, ``status``, ``bbox=min_lon,min_lat,max_lon,max_lat``, ``id``, ``squad``.
+Officers see their own squad's cases only.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
+from flask_login import current_user
 
 from web import geojson
+from web.auth import role_required
 from web.database import get_session
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -80,3 +83,19 @@ def findings():
 def photos():
     """Photo footprints or positions (``flight``)."""
     return _geojson(geojson.photos_collection(get_session(), flight_id=_int_arg("flight")))
+
+
+@bp.get("/cases.geojson")
+@role_required("supervisor", "admin", "officer")
+def cases():
+    """Cases at their location (``bbox``); officers get their own squad's only."""
+    squad_id = current_user.squad_id if current_user.role == "officer" else None
+    if current_user.role == "officer" and squad_id is None:
+        return _geojson(geojson.feature_collection([], truncated=False))
+    return _geojson(geojson.cases_collection(get_session(), squad_id=squad_id, bbox=_bbox_arg()))
+
+
+@bp.get("/grids.geojson")
+def grids():
+    """Unit grids (单元网格) with their squad (``squad``: one squad's id)."""
+    return _geojson(geojson.grids_collection(get_session(), squad_id=_int_arg("squad")))

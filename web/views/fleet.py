@@ -18,6 +18,7 @@ import io
 import threading
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 
 from flight_logs.stats import period_labels, totals, write_csv
 from patrol.geodesy import wgs84_to_gcj02
@@ -26,6 +27,7 @@ from web.database import console, get_session
 from web.fleet_stats import BY, fleet_statistics
 from web.fleet_stream import StreamOptions, fleet_events
 from web.geojson import DISPLAY_CRS
+from web.views.mapview import map_layers
 
 bp = Blueprint("fleet", __name__)
 
@@ -49,10 +51,12 @@ def _setup(state) -> None:
 @bp.get("/fleet")
 @role_required(*ROLES)
 def live():
-    """The live fleet map."""
+    """The live fleet map, with jurisdictions, grids, patrol areas and routes as layers."""
     settings = console().settings
+    layers = {k: v for k, v in map_layers().items() if k in ("squads", "grids", "areas", "routes")}
     return render_template("fleet/live.html", stream_url=url_for("fleet.stream"),
-                           squads_url=url_for("api.squads"), basemap_url=settings.basemap_url or "",
+                           squads_url=url_for("api.squads"), layers=layers,
+                           basemap_url=settings.basemap_url or "",
                            display_crs=settings.basemap_crs if settings.basemap_url else "wgs84")
 
 
@@ -95,7 +99,7 @@ def _day_arg(name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
-        abort(400, f"{name} must be a date YYYY-MM-DD, got {raw!r}")
+        abort(400, _("%(name)s must be a date YYYY-MM-DD, got %(value)s", name=name, value=repr(raw)))
 
 
 def _query() -> dict:
@@ -107,7 +111,7 @@ def _query() -> dict:
         abort(400, f"period must be one of {', '.join(STATS_PERIODS)}, got {period!r}")
     first, last = _day_arg("from"), _day_arg("to")
     if first and last and last < first:
-        abort(400, f"to ({last}) is before from ({first})")
+        abort(400, _("to (%(last)s) is before from (%(first)s)", last=last, first=first))
     return {"by": by, "period": period, "first_day": first, "last_day": last}
 
 

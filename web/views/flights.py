@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from flight_logs.models import CameraPosition, Flight, FlightEvent, Photo, TrackPoint
@@ -32,7 +33,7 @@ def detail(flight_id: int):
     session = get_session()
     flight = session.get(Flight, flight_id)
     if flight is None:
-        abort(404, f"Flight {flight_id} does not exist.")
+        abort(404, _("Flight %(id)s does not exist.", id=flight_id))
     count = lambda model, col: session.scalar(  # noqa: E731
         sa.select(sa.func.count()).select_from(model).where(col == flight_id))
     events_total = count(FlightEvent, FlightEvent.flight_id)

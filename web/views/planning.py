@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, jsonify, render_template, request, send_from_directory, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from shapely.geometry import mapping
 
@@ -191,7 +192,7 @@ def save():
 def _route(route_id: int) -> Route:
     route = get_session().get(Route, route_id)
     if route is None:
-        abort(404, f"Route {route_id} does not exist.")
+        abort(404, _("Route %(id)s does not exist.", id=route_id))
     return route
 
 
@@ -218,7 +219,7 @@ def route_plan(route_id: int):
     route = _route(route_id)
     data_dir = console().settings.data_dir
     if not route.plan_path or resolve_served(data_dir, route.plan_path) is None:
-        abort(404, f"Route {route_id} has no .plan file.")
+        abort(404, _("Route %(id)s has no .plan file.", id=route_id))
     return send_from_directory(data_dir, route.plan_path, as_attachment=True,
                                download_name=f"{route.plan_path.rsplit('/', 1)[-1]}",
                                mimetype="application/json")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 21:09:57.901223
+Create Date: 2026-11-21 21:43:21.311503
 """
 from alembic import op
 import sqlalchemy as sa
@@ -36,7 +36,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('finding', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_finding_category'), ['category'], unique=False)
+        batch_op.create_index('ix_finding_dashboard', ['category', 'status', 'first_seen_utc', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_finding_status'), ['status'], unique=False)
+        batch_op.create_index('ix_finding_status_score', ['status', 'score', 'id'], unique=False)
 
     op.create_table('log_file',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -64,6 +66,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('patrol_area', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_patrol_area_site'), ['site'], unique=False)
+
+    op.create_table('sms_outbox',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('to_number', sa.String(length=20), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_at', patrol.db.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('sms_outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sms_outbox_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sms_outbox_to_number'), ['to_number'], unique=False)
 
     op.create_table('squad',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -153,31 +166,56 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=40), nullable=False),
     sa.Column('finding_id', sa.Integer(), nullable=True),
+    sa.Column('source', sa.String(length=20), nullable=False),
     sa.Column('category', sa.String(length=60), nullable=False),
+    sa.Column('category_name_zh', sa.String(length=200), nullable=False),
+    sa.Column('category_name_en', sa.String(length=200), nullable=False),
+    sa.Column('class_code', sa.String(length=60), nullable=False),
+    sa.Column('class_name_zh', sa.String(length=200), nullable=False),
+    sa.Column('class_name_en', sa.String(length=200), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('squad_id', sa.Integer(), nullable=True),
     sa.Column('grid_id', sa.Integer(), nullable=True),
     sa.Column('officer_id', sa.Integer(), nullable=True),
+    sa.Column('reporter_id', sa.Integer(), nullable=True),
     sa.Column('lat_deg', sa.Double(), nullable=False),
     sa.Column('lon_deg', sa.Double(), nullable=False),
+    sa.Column('address', sa.String(length=300), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('created_at', patrol.db.UTCDateTime(), nullable=False),
-    sa.Column('deadline_utc', patrol.db.UTCDateTime(), nullable=True),
+    sa.Column('filed_at', patrol.db.UTCDateTime(), nullable=True),
+    sa.Column('dispatched_at', patrol.db.UTCDateTime(), nullable=True),
+    sa.Column('handled_at', patrol.db.UTCDateTime(), nullable=True),
+    sa.Column('verified_at', patrol.db.UTCDateTime(), nullable=True),
     sa.Column('closed_at', patrol.db.UTCDateTime(), nullable=True),
+    sa.Column('time_limit', sa.Double(), nullable=True),
+    sa.Column('time_unit', sa.String(length=20), nullable=False),
+    sa.Column('time_limit_s', sa.Double(), nullable=True),
+    sa.Column('extension_s', sa.Double(), nullable=False),
+    sa.Column('suspended_s', sa.Double(), nullable=False),
+    sa.Column('suspended_at', patrol.db.UTCDateTime(), nullable=True),
+    sa.Column('deadline_utc', patrol.db.UTCDateTime(), nullable=True),
+    sa.Column('rework_count', sa.Integer(), nullable=False),
+    sa.Column('reopen_count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['finding_id'], ['finding.id'], ),
     sa.ForeignKeyConstraint(['grid_id'], ['grid.id'], ),
     sa.ForeignKeyConstraint(['officer_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['reporter_id'], ['user.id'], ),
     sa.ForeignKeyConstraint(['squad_id'], ['squad.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_created_at'), ['created_at'], unique=False)
+        batch_op.create_index('ix_case_dashboard', ['squad_id', 'grid_id', 'category', 'filed_at', 'status', 'closed_at', 'deadline_utc', 'verified_at', 'rework_count', 'reopen_count'], unique=False)
+        batch_op.create_index('ix_case_filed_at', ['filed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_finding_id'), ['finding_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_grid_id'), ['grid_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_officer_id'), ['officer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_squad_id'), ['squad_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_status'), ['status'], unique=False)
+        batch_op.create_index('ix_case_status_deadline', ['status', 'deadline_utc'], unique=False)
 
     op.create_table('flight',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -205,6 +243,30 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_flight_start_utc'), ['start_utc'], unique=False)
         batch_op.create_index(batch_op.f('ix_flight_vehicle_id'), ['vehicle_id'], unique=False)
 
+    op.create_table('merchant',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('address', sa.String(length=300), nullable=False),
+    sa.Column('contact_name', sa.String(length=100), nullable=False),
+    sa.Column('contact_number', sa.String(length=20), nullable=False),
+    sa.Column('zone', sa.JSON(), nullable=False),
+    sa.Column('squad_id', sa.Integer(), nullable=True),
+    sa.Column('grid_id', sa.Integer(), nullable=True),
+    sa.Column('colour', sa.String(length=10), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('properties', sa.JSON(), nullable=False),
+    sa.Column('created_at', patrol.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['grid_id'], ['grid.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['squad_id'], ['squad.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('merchant', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_merchant_colour'), ['colour'], unique=False)
+        batch_op.create_index(batch_op.f('ix_merchant_grid_id'), ['grid_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_merchant_name'), ['name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_merchant_squad_id'), ['squad_id'], unique=False)
+
     op.create_table('camera_position',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('flight_id', sa.Integer(), nullable=False),
@@ -227,16 +289,41 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('action', sa.String(length=30), nullable=False),
     sa.Column('from_status', sa.String(length=20), nullable=True),
     sa.Column('to_status', sa.String(length=20), nullable=False),
     sa.Column('at', patrol.db.UTCDateTime(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('case_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_event_case_id'), ['case_id'], unique=False)
+
+    op.create_table('case_extension',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('requested_by', sa.Integer(), nullable=True),
+    sa.Column('requested_at', patrol.db.UTCDateTime(), nullable=False),
+    sa.Column('amount', sa.Double(), nullable=False),
+    sa.Column('unit', sa.String(length=10), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('decided_by', sa.Integer(), nullable=True),
+    sa.Column('decided_at', patrol.db.UTCDateTime(), nullable=True),
+    sa.Column('granted_amount', sa.Double(), nullable=True),
+    sa.Column('granted_s', sa.Double(), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['decided_by'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['requested_by'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('case_extension', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_extension_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_extension_status'), ['status'], unique=False)
 
     op.create_table('flight_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -255,6 +342,47 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_flight_event_flight_id'), ['flight_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_flight_event_t_utc'), ['t_utc'], unique=False)
         batch_op.create_index(batch_op.f('ix_flight_event_vehicle_id'), ['vehicle_id'], unique=False)
+
+    op.create_table('merchant_colour_change',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('merchant_id', sa.Integer(), nullable=False),
+    sa.Column('at', patrol.db.UTCDateTime(), nullable=False),
+    sa.Column('from_colour', sa.String(length=10), nullable=True),
+    sa.Column('to_colour', sa.String(length=10), nullable=False),
+    sa.Column('reason', sa.String(length=20), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['merchant_id'], ['merchant.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('merchant_colour_change', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_merchant_colour_change_merchant_id'), ['merchant_id'], unique=False)
+
+    op.create_table('merchant_notice',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('merchant_id', sa.Integer(), nullable=False),
+    sa.Column('finding_id', sa.Integer(), nullable=False),
+    sa.Column('category', sa.String(length=60), nullable=False),
+    sa.Column('first_seen_utc', patrol.db.UTCDateTime(), nullable=False),
+    sa.Column('confirmed_seen_utc', patrol.db.UTCDateTime(), nullable=False),
+    sa.Column('notified_at', patrol.db.UTCDateTime(), nullable=False),
+    sa.Column('deadline_utc', patrol.db.UTCDateTime(), nullable=False),
+    sa.Column('sms_number', sa.String(length=20), nullable=False),
+    sa.Column('sms_text', sa.Text(), nullable=False),
+    sa.Column('sms_gateway', sa.String(length=200), nullable=False),
+    sa.Column('sms_message_id', sa.String(length=100), nullable=True),
+    sa.Column('sms_error', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('resolved_at', patrol.db.UTCDateTime(), nullable=True),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['finding_id'], ['finding.id'], ),
+    sa.ForeignKeyConstraint(['merchant_id'], ['merchant.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('merchant_notice', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_merchant_notice_finding_id'), ['finding_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_merchant_notice_merchant_id'), ['merchant_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_merchant_notice_status'), ['status'], unique=False)
 
     op.create_table('photo',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -332,6 +460,49 @@ def upgrade() -> None:
     with op.batch_alter_table('vehicle_status', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_vehicle_status_updated_utc'), ['updated_utc'], unique=False)
 
+    op.create_table('case_attachment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('stage', sa.String(length=20), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('stored_path', sa.String(length=500), nullable=False),
+    sa.Column('original_name', sa.String(length=300), nullable=False),
+    sa.Column('content_type', sa.String(length=60), nullable=False),
+    sa.Column('size_bytes', sa.Integer(), nullable=False),
+    sa.Column('width_px', sa.Integer(), nullable=False),
+    sa.Column('height_px', sa.Integer(), nullable=False),
+    sa.Column('uploaded_at', patrol.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['event_id'], ['case_event.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('case_attachment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_attachment_case_id'), ['case_id'], unique=False)
+
+    op.create_table('case_reflight',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('route_id', sa.Integer(), nullable=False),
+    sa.Column('mode', sa.String(length=20), nullable=False),
+    sa.Column('alt_rel_m', sa.Double(), nullable=False),
+    sa.Column('requested_by', sa.Integer(), nullable=True),
+    sa.Column('requested_at', patrol.db.UTCDateTime(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('after_photo_id', sa.Integer(), nullable=True),
+    sa.Column('after_found_at', patrol.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['after_photo_id'], ['photo.id'], ),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['requested_by'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['route_id'], ['route.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('case_reflight', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_reflight_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_reflight_route_id'), ['route_id'], unique=False)
+
     op.create_table('detection',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('photo_id', sa.Integer(), nullable=False),
@@ -354,6 +525,25 @@ def upgrade() -> None:
     with op.batch_alter_table('detection', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_detection_finding_id'), ['finding_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_detection_photo_id'), ['photo_id'], unique=False)
+
+    op.create_table('merchant_violation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('merchant_id', sa.Integer(), nullable=False),
+    sa.Column('notice_id', sa.Integer(), nullable=True),
+    sa.Column('finding_id', sa.Integer(), nullable=True),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('category', sa.String(length=60), nullable=False),
+    sa.Column('at', patrol.db.UTCDateTime(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['finding_id'], ['finding.id'], ),
+    sa.ForeignKeyConstraint(['merchant_id'], ['merchant.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['notice_id'], ['merchant_notice.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('merchant_violation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_merchant_violation_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_merchant_violation_merchant_id'), ['merchant_id'], unique=False)
 
     op.create_table('photo_georef',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -379,11 +569,25 @@ def upgrade() -> None:
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table('photo_georef')
+    with op.batch_alter_table('merchant_violation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_merchant_violation_merchant_id'))
+        batch_op.drop_index(batch_op.f('ix_merchant_violation_at'))
+
+    op.drop_table('merchant_violation')
     with op.batch_alter_table('detection', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_detection_photo_id'))
         batch_op.drop_index(batch_op.f('ix_detection_finding_id'))
 
     op.drop_table('detection')
+    with op.batch_alter_table('case_reflight', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_reflight_route_id'))
+        batch_op.drop_index(batch_op.f('ix_case_reflight_case_id'))
+
+    op.drop_table('case_reflight')
+    with op.batch_alter_table('case_attachment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_attachment_case_id'))
+
+    op.drop_table('case_attachment')
     with op.batch_alter_table('vehicle_status', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_vehicle_status_updated_utc'))
 
@@ -398,12 +602,27 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_photo_flight_id'))
 
     op.drop_table('photo')
+    with op.batch_alter_table('merchant_notice', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_merchant_notice_status'))
+        batch_op.drop_index(batch_op.f('ix_merchant_notice_merchant_id'))
+        batch_op.drop_index(batch_op.f('ix_merchant_notice_finding_id'))
+
+    op.drop_table('merchant_notice')
+    with op.batch_alter_table('merchant_colour_change', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_merchant_colour_change_merchant_id'))
+
+    op.drop_table('merchant_colour_change')
     with op.batch_alter_table('flight_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_flight_event_vehicle_id'))
         batch_op.drop_index(batch_op.f('ix_flight_event_t_utc'))
         batch_op.drop_index(batch_op.f('ix_flight_event_flight_id'))
 
     op.drop_table('flight_event')
+    with op.batch_alter_table('case_extension', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_extension_status'))
+        batch_op.drop_index(batch_op.f('ix_case_extension_case_id'))
+
+    op.drop_table('case_extension')
     with op.batch_alter_table('case_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_event_case_id'))
 
@@ -412,6 +631,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_camera_position_flight_id'))
 
     op.drop_table('camera_position')
+    with op.batch_alter_table('merchant', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_merchant_squad_id'))
+        batch_op.drop_index(batch_op.f('ix_merchant_name'))
+        batch_op.drop_index(batch_op.f('ix_merchant_grid_id'))
+        batch_op.drop_index(batch_op.f('ix_merchant_colour'))
+
+    op.drop_table('merchant')
     with op.batch_alter_table('flight', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_flight_vehicle_id'))
         batch_op.drop_index(batch_op.f('ix_flight_start_utc'))
@@ -419,11 +645,15 @@ def downgrade() -> None:
 
     op.drop_table('flight')
     with op.batch_alter_table('case', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_status_deadline')
         batch_op.drop_index(batch_op.f('ix_case_status'))
         batch_op.drop_index(batch_op.f('ix_case_squad_id'))
         batch_op.drop_index(batch_op.f('ix_case_officer_id'))
         batch_op.drop_index(batch_op.f('ix_case_grid_id'))
         batch_op.drop_index(batch_op.f('ix_case_finding_id'))
+        batch_op.drop_index('ix_case_filed_at')
+        batch_op.drop_index('ix_case_dashboard')
+        batch_op.drop_index(batch_op.f('ix_case_created_at'))
         batch_op.drop_index(batch_op.f('ix_case_category'))
 
     op.drop_table('case')
@@ -443,13 +673,20 @@ def downgrade() -> None:
     op.drop_table('grid')
     op.drop_table('vehicle')
     op.drop_table('squad')
+    with op.batch_alter_table('sms_outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sms_outbox_to_number'))
+        batch_op.drop_index(batch_op.f('ix_sms_outbox_created_at'))
+
+    op.drop_table('sms_outbox')
     with op.batch_alter_table('patrol_area', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_patrol_area_site'))
 
     op.drop_table('patrol_area')
     op.drop_table('log_file')
     with op.batch_alter_table('finding', schema=None) as batch_op:
+        batch_op.drop_index('ix_finding_status_score')
         batch_op.drop_index(batch_op.f('ix_finding_status'))
+        batch_op.drop_index('ix_finding_dashboard')
         batch_op.drop_index(batch_op.f('ix_finding_category'))
 
     op.drop_table('finding')

@@ -1,24 +1,28 @@
 /* The live fleet page: vehicles from the Server-Sent Events of /api/fleet/stream as moving,
- * heading-rotated markers, a status table and the alarm list. State: window.patrolFleet. */
+ * heading-rotated markers, a status table and the alarm list; jurisdictions, grids, patrol
+ * areas and routes as layers the user switches (remembered in localStorage under
+ * 'patrol.fleet.layers'). State: window.patrolFleet. */
 (function () {
   'use strict';
   var el = document.getElementById('fleet-map');
   if (!el) { return; }
   var PL = window.PatrolLayers;
   var esc = PL.esc;
+  var _ = window.PatrolI18n.gettext;
   var cfg = el.dataset;
   var STALE_S = 10;          // not heard for this long (or link lost): the vehicle is shown as stale
   var RECONNECT_MS = 5000;   // after a refused or broken stream (the browser retries closed ones itself)
-  var GPS_FIX = ['no GPS', 'no fix', '2D', '3D', 'DGPS', 'RTK float', 'RTK fixed', 'static', 'PPP'];
+  var GPS_FIX = [_('no GPS'), _('no fix'), '2D', '3D', 'DGPS', _('RTK float'), _('RTK fixed'), _('static'), 'PPP'];
 
   var map = L.map(el, { zoomControl: true }).setView([30.7005, 121.0185], 13);
   L.control.scale({ imperial: false }).addTo(map);
   if (cfg.basemapUrl) {
-    L.tileLayer(cfg.basemapUrl, { maxZoom: 21, attribution: 'basemap: configured tile server' }).addTo(map);
+    L.tileLayer(cfg.basemapUrl, { maxZoom: 21, attribution: _('basemap: configured tile server') }).addTo(map);
   }
+  var vehiclesLayer = L.layerGroup();
   var state = {
     map: map, markers: {}, vehicles: {}, alarms: [], events: 0, ready: false, connected: false,
-    errors: []
+    errors: [], control: null
   };
   window.patrolFleet = state;
   var statusEl = document.getElementById('fleet-status');
@@ -28,10 +32,25 @@
   var fitted = false;
 
   var crsQuery = cfg.crs && cfg.crs !== 'wgs84' ? '?crs=' + encodeURIComponent(cfg.crs) : '';
-  PL.fetchJSON(cfg.squadsUrl + crsQuery).then(function (data) {
-    var layer = PL.makeLayer('squads', data, {}).addTo(map);
-    if (!fitted && layer.getBounds().isValid()) { map.fitBounds(layer.getBounds(), { maxZoom: 15 }); }
-  }).catch(function (err) { state.errors.push(String(err)); });
+  var endpoints = cfg.layers ? JSON.parse(cfg.layers) : { squads: cfg.squadsUrl };
+  var control = PL.rememberedControl(map, 'patrol.fleet.layers');
+  state.control = control;
+  control.add('vehicles', vehiclesLayer, _('Vehicles'), { color: '#1a7f37' });
+  var kinds = PL.ORDER.filter(function (k) { return endpoints[k]; });
+  Promise.all(kinds.map(function (kind) {
+    return PL.fetchJSON(endpoints[kind] + crsQuery).then(function (data) {
+      return { kind: kind, layer: PL.makeLayer(kind, data, {}), count: data.features.length };
+    }).catch(function (err) { state.errors.push(String(err)); return null; });
+  })).then(function (loaded) {
+    loaded.forEach(function (r) {
+      if (!r) { return; }
+      control.add(r.kind, r.layer, PL.LABELS[r.kind], { color: PL.SWATCH[r.kind], count: r.count,
+        on: r.kind === 'squads' || r.kind === 'grids' });
+      if (r.kind === 'squads' && !fitted && r.layer.getBounds().isValid()) {
+        map.fitBounds(r.layer.getBounds(), { maxZoom: 15 });
+      }
+    });
+  });
 
   function label(v) { return v.name || v.vehicle_name || v.key; }
 
@@ -82,20 +101,20 @@
 
   function popupHtml(v) {
     var rows = [
-      ['mode', esc(v.mode || '—') + (v.armed ? ' · armed' : ' · disarmed')],
-      ['position', num(v.lat_deg, 6) + ', ' + num(v.lon_deg, 6)],
-      ['altitude', num(v.alt_rel_m, 1, 'm') + ' rel · ' + num(v.alt_amsl_m, 1, 'm') + ' AMSL'],
-      ['heading', num(v.heading_deg, 0, '°')], ['ground speed', num(v.groundspeed_m_s, 1, 'm/s')],
-      ['battery', battery(v)], ['GPS', esc(gps(v))], ['mission', esc(mission(v))],
-      ['link loss', num(v.packet_loss_pct, 1, '%')],
-      ['alarms', v.alarms && v.alarms.length ? esc(v.alarms.map(function (a) {
+      [_('mode'), esc(v.mode || '—') + ' · ' + (v.armed ? _('armed') : _('disarmed'))],
+      [_('position'), num(v.lat_deg, 6) + ', ' + num(v.lon_deg, 6)],
+      [_('altitude'), num(v.alt_rel_m, 1, 'm') + ' ' + _('rel') + ' · ' + num(v.alt_amsl_m, 1, 'm') + ' AMSL'],
+      [_('heading'), num(v.heading_deg, 0, '°')], [_('ground speed'), num(v.groundspeed_m_s, 1, 'm/s')],
+      [_('battery'), battery(v)], ['GPS', esc(gps(v))], [_('mission'), esc(mission(v))],
+      [_('link loss'), num(v.packet_loss_pct, 1, '%')],
+      [_('alarms'), v.alarms && v.alarms.length ? esc(v.alarms.map(function (a) {
         return typeof a === 'string' ? a : (a.message || a.code || JSON.stringify(a));
-      }).join(', ')) : 'none'],
-      ['last heard', esc((v.last_message_utc || '—').replace('T', ' ').slice(0, 19)) + ' UTC'],
-      ['link', v.link_ok === false ? 'lost' : 'ok']
+      }).join(', ')) : _('none')],
+      [_('last heard'), esc((v.last_message_utc || '—').replace('T', ' ').slice(0, 19)) + ' UTC'],
+      [_('link'), v.link_ok === false ? _('lost') : _('ok')]
     ];
     return '<div class="popup"><b>' + esc(label(v)) + '</b><table>' + rows.map(function (r) {
-      return '<tr><th>' + r[0] + '</th><td>' + r[1] + '</td></tr>';
+      return '<tr><th>' + esc(r[0]) + '</th><td>' + r[1] + '</td></tr>';
     }).join('') + '</table></div>';
   }
 
@@ -118,7 +137,7 @@
     tr.classList.toggle('stale', v.link_ok === false || (age !== null && age > STALE_S));
     tr.classList.toggle('alarm', Boolean(v.alarms && v.alarms.length));
     tr.innerHTML = '<td>' + esc(label(v)) + '</td><td>' + esc(v.mode || '—') +
-      (v.armed ? ' <span class="badge armed">armed</span>' : '') + '</td>' +
+      (v.armed ? ' <span class="badge armed">' + esc(_('armed')) + '</span>' : '') + '</td>' +
       '<td class="num">' + num(v.alt_rel_m, 0, 'm') + ' · ' + num(v.groundspeed_m_s, 1, 'm/s') + '</td>' +
       '<td class="num">' + num(v.battery_remaining_pct, 0, '%') + '</td><td>' + esc(gps(v)) + '</td>' +
       '<td>' + esc(mission(v)) + '</td>' +
@@ -138,7 +157,7 @@
     var marker = state.markers[v.key];
     if (at) {
       if (!marker) {
-        marker = L.marker(at, { icon: icon(v), title: label(v), keyboard: false }).addTo(map);
+        marker = L.marker(at, { icon: icon(v), title: label(v), keyboard: false }).addTo(vehiclesLayer);
         marker.bindTooltip(esc(label(v)), { permanent: true, direction: 'right', offset: [14, 0], className: 'vehicle-label' });
         marker.bindPopup(popupHtml(v));
         state.markers[v.key] = marker;
@@ -155,7 +174,7 @@
 
   function remove(key) {
     delete state.vehicles[key];
-    if (state.markers[key]) { map.removeLayer(state.markers[key]); delete state.markers[key]; }
+    if (state.markers[key]) { vehiclesLayer.removeLayer(state.markers[key]); delete state.markers[key]; }
     var tr = document.getElementById('vehicle-' + key.replace(/[^A-Za-z0-9_-]/g, '_'));
     if (tr) { tr.remove(); }
     countEl.textContent = String(Object.keys(state.vehicles).length);
@@ -168,7 +187,7 @@
     var cleared = a.kind === 'alarm_cleared';
     li.className = 'alarm-item' + (cleared ? ' cleared' : (a.severity !== null && a.severity <= 2 ? ' critical' : ''));
     li.innerHTML = '<span class="mono small">' + esc((a.t_utc || '').replace('T', ' ').slice(0, 19)) + '</span> ' +
-      '<b>' + esc(a.vehicle_name || a.vehicle_key) + '</b> ' + (cleared ? 'cleared: ' : '') + esc(a.message);
+      '<b>' + esc(a.vehicle_name || a.vehicle_key) + '</b> ' + (cleared ? esc(_('cleared:')) + ' ' : '') + esc(a.message);
     alarmsEl.insertBefore(li, alarmsEl.firstChild);
     while (alarmsEl.children.length > 200) { alarmsEl.removeChild(alarmsEl.lastChild); }
   }
@@ -185,22 +204,22 @@
   var source = null;
   function connect() {
     source = new EventSource(cfg.streamUrl + crsQuery);
-    source.addEventListener('open', function () { state.connected = true; status('live · connected'); });
+    source.addEventListener('open', function () { state.connected = true; status(_('live · connected')); });
     source.addEventListener('vehicle', handler(update));
     source.addEventListener('removed', handler(function (d) { remove(d.key); }));
     source.addEventListener('alarm', handler(addAlarm));
     source.addEventListener('ready', handler(function (d) {
       state.ready = true;
       el.dataset.ready = 'true';
-      status('live · ' + d.vehicles + ' vehicle(s)');
+      status(_('live · %(n)s vehicle(s)', { n: d.vehicles }));
     }));
     source.addEventListener('error', function () {
       state.connected = false;
       if (source.readyState === EventSource.CLOSED) {   // refused (e.g. 503): retry ourselves
-        status('disconnected · retrying in ' + RECONNECT_MS / 1000 + ' s');
+        status(_('disconnected · retrying in %(s)s s', { s: RECONNECT_MS / 1000 }));
         setTimeout(connect, RECONNECT_MS);
       } else {
-        status('reconnecting…');
+        status(_('reconnecting…'));
       }
     });
   }

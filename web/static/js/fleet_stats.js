@@ -9,7 +9,8 @@
   var select = document.getElementById('stats-metric');
   var COLORS = ['#0969da', '#cf222e', '#1a7f37', '#bf8700', '#8250df', '#1b7c83', '#d1242f', '#57606a',
     '#bc4c00', '#4d2d8c', '#0550ae', '#116329'];
-  var UNITS = { sorties: 'sorties', flight_hours: 'h', distance_km: 'km', photos: 'photos' };
+  var _ = window.PatrolI18n.gettext;
+  var UNITS = { sorties: _('sorties'), flight_hours: 'h', distance_km: 'km', photos: _('photos') };
   var COUNTS = { sorties: true, photos: true };   // whole numbers on the axis
 
   function datasets(metric) {

@@ -1,22 +1,28 @@
-/* The map page: every layer from /api/*.geojson, toggleable, fitted to the data; an optional
- * basemap when the settings name a tile URL. State is exposed as window.patrolMap. */
+/* The map page: every layer from /api/*.geojson in a layers control (findings one entry per
+ * category under "Findings"), fitted to the data; what is switched on is remembered in
+ * localStorage ('patrol.map.layers'). An optional basemap when the settings name a tile URL.
+ * State is exposed as window.patrolMap. */
 (function () {
   'use strict';
   var el = document.getElementById('map');
   if (!el) { return; }
   var PL = window.PatrolLayers;
+  var _ = window.PatrolI18n.gettext;
   var cfg = el.dataset;
   var endpoints = JSON.parse(cfg.layers);
+  PL.setNames(cfg.labels ? JSON.parse(cfg.labels) : {});
   var urls = { files: cfg.filesUrl, findings: cfg.findingsUrl, cases: cfg.caseUrl, flights: cfg.flightUrl };
   var query = cfg.crs && cfg.crs !== 'wgs84' ? '?crs=' + encodeURIComponent(cfg.crs) : '';
+  var STORAGE_KEY = 'patrol.map.layers';
 
-  var map = L.map(el, { zoomControl: true, preferCanvas: false }).setView([20, 0], 2);
+  var map = L.map(el, { zoomControl: true, preferCanvas: false, tap: true }).setView([20, 0], 2);
   L.control.scale({ imperial: false }).addTo(map);
   if (cfg.basemapUrl) {
-    L.tileLayer(cfg.basemapUrl, { maxZoom: 21, attribution: 'basemap: configured tile server' }).addTo(map);
+    L.tileLayer(cfg.basemapUrl, { maxZoom: 21, attribution: _('basemap: configured tile server') }).addTo(map);
   }
-  var control = L.control.layers(null, null, { collapsed: false }).addTo(map);
-  var state = { map: map, layers: {}, counts: {}, truncated: {}, errors: [], ready: false };
+  var kinds = PL.ORDER.filter(function (k) { return endpoints[k]; });
+  var state = { map: map, layers: {}, categories: {}, counts: {}, truncated: {}, errors: [], ready: false,
+    control: null, storageKey: STORAGE_KEY };
   window.patrolMap = state;
   var statusEl = document.getElementById('map-status');
   var siteSelect = document.getElementById('site-select');
@@ -51,23 +57,41 @@
   function fit(site) {
     var s = state.layers;
     var bounds = site ? boundsOf([s.areas, s.squads, s.routes], site)
-      : boundsOf(PL.ORDER.map(function (k) { return s[k]; }));
+      : boundsOf(kinds.map(function (k) { return s[k]; }));
     if (bounds.isValid()) { map.fitBounds(bounds, { padding: [24, 24], maxZoom: 18 }); }
   }
 
-  Promise.all(PL.ORDER.map(load)).then(function (layers) {
+  function addFindings(control, layer) {
+    var groups = PL.byCategory(layer);
+    var keys = Object.keys(groups).sort(function (a, b) {
+      return PL.categoryName(a).localeCompare(PL.categoryName(b), window.PatrolI18n.lang);
+    });
+    // "Findings" switches every category; each category has its own entry below it
+    control.add('findings', L.layerGroup(), PL.LABELS.findings,
+      { color: PL.SWATCH.findings, count: state.counts.findings, truncated: state.truncated.findings });
+    keys.forEach(function (key) {
+      state.categories[key] = groups[key];
+      control.add('findings:' + key, groups[key], PL.categoryName(key),
+        { color: PL.colorOf(key), count: groups[key].getLayers().length, parent: 'findings' });
+    });
+  }
+
+  Promise.all(kinds.map(load)).then(function (layers) {
+    var control = PL.rememberedControl(map, STORAGE_KEY);
+    state.control = control;
     layers.forEach(function (layer, i) {
       if (!layer) { return; }
-      var kind = PL.ORDER[i];
-      layer.addTo(map);
-      control.addOverlay(layer, PL.LABELS[kind] + ' (' + state.counts[kind] +
-        (state.truncated[kind] ? '+' : '') + ')');
+      var kind = kinds[i];
+      if (kind === 'findings') { addFindings(control, layer); return; }
+      control.add(kind, layer, PL.LABELS[kind],
+        { color: PL.SWATCH[kind], count: state.counts[kind], truncated: state.truncated[kind] });
     });
+    control.settle();
     fit(siteSelect ? siteSelect.value : '');
     if (statusEl) {
-      statusEl.textContent = PL.ORDER.map(function (k) {
-        return (state.counts[k] || 0) + ' ' + k;
-      }).join(' · ') + (state.errors.length ? ' · ' + state.errors.length + ' layer(s) failed' : '');
+      statusEl.textContent = kinds.map(function (k) {
+        return PL.LABELS[k] + ' ' + (state.counts[k] || 0);
+      }).join(' · ') + (state.errors.length ? ' · ' + _('%(n)s layer(s) failed', { n: state.errors.length }) : '');
     }
     state.ready = true;
     el.dataset.ready = 'true';
@@ -81,4 +105,6 @@
       window.history.replaceState(null, '', url);
     });
   }
+  // the map fills the space left by the toolbar; tell Leaflet when that changes (rotation)
+  window.addEventListener('resize', function () { map.invalidateSize(); });
 }());

@@ -7,6 +7,7 @@
   if (!el) { return; }
   var PL = window.PatrolLayers;
   var esc = PL.esc;
+  var _ = window.PatrolI18n.gettext;
   var cfg = JSON.parse(el.dataset.config);
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var form = document.getElementById('plan-form');
@@ -16,7 +17,9 @@
   var PATTERN_OF_KIND = { area: 'survey', corridor: 'corridor', hotspot: 'orbit' };
   var GEOMETRY_OF_KIND = { area: ['Polygon', 'MultiPolygon'], corridor: ['LineString'], hotspot: ['Point'] };
   var DRAW_SHAPE = { survey: 'Polygon', corridor: 'Line', orbit: 'CircleMarker' };
-  var DRAW_LABEL = { survey: 'Draw area', corridor: 'Draw corridor line', orbit: 'Place orbit centre' };
+  var DRAW_LABEL = { survey: _('Draw area'), corridor: _('Draw corridor line'), orbit: _('Place orbit centre') };
+  var KIND_LABEL = { area: _('area'), corridor: _('corridor'), hotspot: _('hotspot') };
+  var PATTERN_LABEL = { survey: _('survey'), corridor: _('corridor'), orbit: _('orbit') };
   var TARGET_STYLE = { color: '#0969da', weight: 3, fillOpacity: 0.06 };
   var NOFLY_STYLE = { color: '#cf222e', weight: 2, fillColor: '#cf222e', fillOpacity: 0.25 };
   var ROLE_STYLE = {
@@ -36,7 +39,7 @@
   var map = L.map(el).setView([20, 0], 2);
   L.control.scale({ imperial: false }).addTo(map);
   if (cfg.basemapUrl) {
-    L.tileLayer(cfg.basemapUrl, { maxZoom: 21, attribution: 'basemap: configured tile server' }).addTo(map);
+    L.tileLayer(cfg.basemapUrl, { maxZoom: 21, attribution: _('basemap: configured tile server') }).addTo(map);
   }
   var photoRenderer = L.canvas({ padding: 0.2 });
   var routeLayer = L.featureGroup().addTo(map);
@@ -44,8 +47,8 @@
   var legend = L.control({ position: 'bottomright' });
   legend.onAdd = function () {
     var div = L.DomUtil.create('div', 'plan-legend');
-    div.innerHTML = [['#0969da', 'area / corridor'], ['#cf222e', 'no-fly zone'], ['#1f2328', 'route'],
-      ['#1a7f37', 'photo coverage'], ['#8250df', 'photos'], ['#bf8700', 'geofence']].map(function (r) {
+    div.innerHTML = [['#0969da', _('area / corridor')], ['#cf222e', _('no-fly zone')], ['#1f2328', _('route')],
+      ['#1a7f37', _('photo coverage')], ['#8250df', _('photos')], ['#bf8700', _('geofence')]].map(function (r) {
       return '<div><i style="background:' + r[0] + '"></i>' + esc(r[1]) + '</div>';
     }).join('');
     return div;
@@ -99,7 +102,7 @@
       home: state.home ? [state.home.getLatLng().lng, state.home.getLatLng().lat] : null,
       speed_m_s: number('speed_m_s'), ceiling_alt_rel_m: number('ceiling_alt_rel_m'),
       endurance_min: number('endurance_min'),
-      area_name: $('area-name').value || state.meta.name || 'drawn area'
+      area_name: $('area-name').value || state.meta.name || _('drawn area')
     };
     if (body.camera === 'custom') {
       body.custom_camera = {};
@@ -132,14 +135,19 @@
   }
   function status(text) { $('plan-status').textContent = text; }
 
+  function sourceLabel(source) {   // the source is stored with the area: shown translated, kept as is
+    if (source.indexOf('uploaded ') === 0) { return _('uploaded %(name)s', { name: source.slice(9) }); }
+    return { stored: _('stored'), drawn: _('drawn'), uploaded: _('uploaded') }[source] || source;
+  }
+
   function summary() {
     var parts = [];
     if (state.target) {
       var kind = state.target.options.patrolKind;
-      parts.push('<b>' + esc(state.meta.name || 'drawn ' + kind) + '</b> (' + esc(kind) +
-        (state.meta.source ? ', ' + esc(state.meta.source) : '') + ')');
+      parts.push('<b>' + esc(state.meta.name || _('drawn %(kind)s', { kind: KIND_LABEL[kind] || kind })) + '</b> (' +
+        esc(KIND_LABEL[kind] || kind) + (state.meta.source ? ', ' + esc(sourceLabel(state.meta.source)) : '') + ')');
     } else {
-      parts.push('No area yet.');
+      parts.push(esc(_('No area yet.')));
     }
     var holes = 0;
     if (state.target) {
@@ -147,13 +155,13 @@
       var polys = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
       polys.forEach(function (rings) { holes += rings.length - 1; });
     }
-    parts.push(state.noFly.length + ' no-fly zone' + (state.noFly.length === 1 ? '' : 's') +
-      (holes ? ' + ' + holes + ' hole' + (holes === 1 ? '' : 's') + ' in the area' : ''));
+    parts.push(esc(_('no-fly zones: %(n)s', { n: state.noFly.length })) +
+      (holes ? ' + ' + esc(_('holes in the area: %(n)s', { n: holes })) : ''));
     if (state.home) {
       var h = state.home.getLatLng();
-      parts.push('home ' + h.lat.toFixed(6) + ', ' + h.lng.toFixed(6));
+      parts.push(esc(_('home %(lat)s, %(lon)s', { lat: h.lat.toFixed(6), lon: h.lng.toFixed(6) })));
     } else {
-      parts.push(pattern() === 'orbit' ? 'home: the orbit entry' : 'home: first vertex');
+      parts.push(esc(pattern() === 'orbit' ? _('home: the orbit entry') : _('home: first vertex')));
     }
     $('area-summary').innerHTML = parts.join(' · ');
   }
@@ -167,7 +175,7 @@
   function watch(layer) {
     layer.on('pm:edit pm:dragend', function () {
       if (layer === state.target && state.meta.source === 'stored' && !$('area-name').dataset.edited) {
-        $('area-name').value = state.meta.name + ' (edited)';
+        $('area-name').value = state.meta.name + ' ' + _('(edited)');
       }
       changed();
     });
@@ -200,7 +208,7 @@
   function setHome(latlng) {
     if (state.home) { map.removeLayer(state.home); }
     state.home = L.circleMarker(latlng, { color: '#ffffff', weight: 2, fillColor: '#1f2328', fillOpacity: 1, radius: 8 })
-      .bindTooltip('home').addTo(map);
+      .bindTooltip(_('home')).addTo(map);
     watch(state.home);
     changed();
   }
@@ -213,10 +221,10 @@
   }
 
   function stamp() { return new Date().toISOString().slice(0, 16).replace('T', ' '); }
-  function defaultAreaName() { return 'drawn ' + KIND_OF_PATTERN[pattern()] + ' ' + stamp(); }
+  function defaultAreaName() { return _('drawn %(kind)s', { kind: KIND_LABEL[KIND_OF_PATTERN[pattern()]] }) + ' ' + stamp(); }
   function defaultRouteName() {
     if ($('route-name').dataset.edited) { return; }
-    $('route-name').value = ($('area-name').value || 'route') + ' · ' + pattern() + ' ' + stamp();
+    $('route-name').value = ($('area-name').value || _('route')) + ' · ' + PATTERN_LABEL[pattern()] + ' ' + stamp();
   }
 
   map.on('pm:create', function (e) {
@@ -259,7 +267,7 @@
     map.pm.disableDraw();
     state.drawMode = 'home';
     setActive(this);
-    $('draw-hint').textContent = 'Click the map where the drone takes off.';
+    $('draw-hint').textContent = _('Click the map where the drone takes off.');
   });
   $('clear-all').addEventListener('click', function () {
     [state.target, state.home].concat(state.noFly).forEach(function (l) { if (l) { map.removeLayer(l); } });
@@ -305,12 +313,12 @@
     body.append('file', file);
     body.append('coordinates', $('upload-gcj02').checked ? 'gcj02' : 'wgs84');
     body.append('crs', cfg.crs);
-    status('reading ' + file.name + '…');
+    status(_('reading %(name)s…', { name: file.name }));
     fetch(cfg.uploadUrl, { method: 'POST', body: body, credentials: 'same-origin',
       headers: { 'X-CSRFToken': csrf, Accept: 'application/json' } })
       .then(responseJSON).then(function (res) {
         status('');
-        if (!res.ok) { showError(res.data.message || 'upload failed (HTTP ' + res.status + ')'); return; }
+        if (!res.ok) { showError(res.data.message || _('upload failed (HTTP %(status)s)', { status: res.status })); return; }
         showError(null);
         state.fileFeatures = res.data.features;
         var select = $('file-features');
@@ -319,7 +327,7 @@
         }).join('');
         $('file-features-row').hidden = res.data.features.length < 2;
         useFeature(res.data.features[0], 'uploaded ' + file.name);
-      }).catch(function (err) { status(''); showError('upload failed: ' + err); });
+      }).catch(function (err) { status(''); showError(_('upload failed: %(error)s', { error: err })); });
   });
   $('use-feature').addEventListener('click', function () {
     var f = state.fileFeatures[Number($('file-features').value)];
@@ -328,7 +336,7 @@
   $('feature-nofly').addEventListener('click', function () {
     var f = state.fileFeatures[Number($('file-features').value)];
     if (!f) { return; }
-    if (f.geometry.type.indexOf('Polygon') < 0) { showError(f.properties.name + ' is a ' + f.geometry.type + '; a no-fly zone must be a polygon'); return; }
+    if (f.geometry.type.indexOf('Polygon') < 0) { showError(_('%(name)s is a %(type)s; a no-fly zone must be a polygon', { name: f.properties.name, type: f.geometry.type })); return; }
     addNoFly(layerOf(f.geometry));
   });
   $('stored-area').addEventListener('change', function () {
@@ -345,7 +353,7 @@
   // ---------------------------------------------------------------- preview
   function fmt(value, digits, unit) {
     if (value === null || value === undefined || isNaN(value)) { return '—'; }
-    return Number(value).toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }) + (unit ? ' ' + unit : '');
+    return Number(value).toLocaleString(window.PatrolI18n.lang, { minimumFractionDigits: digits, maximumFractionDigits: digits }) + (unit ? ' ' + unit : '');
   }
   function duration(s) {
     if (s === null || s === undefined) { return '—'; }
@@ -355,21 +363,21 @@
 
   function showStats(stats) {
     var rows = [
-      ['Path length', fmt(stats.path_length_m / 1000, 2, 'km'), 'path_length_m'],
-      ['Est. flight time', duration(stats.est_flight_time_s) + ' (' + fmt(stats.est_flight_time_s, 0, 's') + ')', 'est_flight_time_s'],
-      ['Photos', fmt(stats.photo_count, 0), 'photo_count'],
+      [_('Path length'), fmt(stats.path_length_m / 1000, 2, 'km'), 'path_length_m'],
+      [_('Est. flight time'), duration(stats.est_flight_time_s) + ' (' + fmt(stats.est_flight_time_s, 0, 's') + ')', 'est_flight_time_s'],
+      [_('Photos'), fmt(stats.photo_count, 0), 'photo_count'],
       ['GSD', fmt(stats.gsd_cm_px, 2, 'cm/px'), 'gsd_cm_px'],
-      ['Coverage', stats.coverage_fraction === undefined ? '—' : fmt(stats.coverage_fraction * 100, 2, '%'), 'coverage_fraction'],
-      ['Turns', fmt(stats.turns, 0), 'turns'],
-      ['Passes', fmt(stats.passes, 0), 'passes'],
-      ['Cells', fmt(stats.cells, 0), 'cells'],
-      ['Sweep angle', stats.sweep_angles_deg ? stats.sweep_angles_deg.map(function (a) { return fmt(a, 1, '°'); }).join(', ') : '—', 'sweep_angles_deg'],
-      ['Altitude', fmt(stats.alt_rel_m, 1, 'm'), 'alt_rel_m'],
-      ['Line spacing', fmt(stats.line_spacing_m, 1, 'm'), 'line_spacing_m'],
-      ['Trigger distance', fmt(stats.trigger_distance_m, 1, 'm'), 'trigger_distance_m'],
-      ['Area', stats.area_m2 === undefined ? '—' : fmt(stats.area_m2 / 10000, 2, 'ha'), 'area_m2'],
-      ['Sorties', fmt(stats.sorties, 0), 'sorties'],
-      ['Planning', fmt(stats.planning_ms, 0, 'ms') + ' (server ' + fmt(stats.server_ms, 0, 'ms') + ')', 'planning_ms']
+      [_('Coverage'), stats.coverage_fraction === undefined ? '—' : fmt(stats.coverage_fraction * 100, 2, '%'), 'coverage_fraction'],
+      [_('Turns'), fmt(stats.turns, 0), 'turns'],
+      [_('Passes'), fmt(stats.passes, 0), 'passes'],
+      [_('Cells'), fmt(stats.cells, 0), 'cells'],
+      [_('Sweep angle'), stats.sweep_angles_deg ? stats.sweep_angles_deg.map(function (a) { return fmt(a, 1, '°'); }).join(', ') : '—', 'sweep_angles_deg'],
+      [_('Altitude'), fmt(stats.alt_rel_m, 1, 'm'), 'alt_rel_m'],
+      [_('Line spacing'), fmt(stats.line_spacing_m, 1, 'm'), 'line_spacing_m'],
+      [_('Trigger distance'), fmt(stats.trigger_distance_m, 1, 'm'), 'trigger_distance_m'],
+      [_('Area'), stats.area_m2 === undefined ? '—' : fmt(stats.area_m2 / 10000, 2, 'ha'), 'area_m2'],
+      [_('Sorties'), fmt(stats.sorties, 0), 'sorties'],
+      [_('Planning'), _('%(planning)s (server %(server)s)', { planning: fmt(stats.planning_ms, 0, 'ms'), server: fmt(stats.server_ms, 0, 'ms') }), 'planning_ms']
     ];
     $('stats-body').innerHTML = rows.filter(function (r) { return stats[r[2]] !== undefined; }).map(function (r) {
       return '<tr data-stat="' + r[2] + '"><th>' + esc(r[0]) + '</th><td>' + esc(r[1]) + '</td></tr>';
@@ -395,10 +403,10 @@
       onEachFeature: function (f, layer) {
         var role = f.properties.role;
         state.counts[role] = (state.counts[role] || 0) + 1;
-        if (role === 'home') { layer.bindTooltip('home (take-off and return)'); }
-        if (role === 'rally') { layer.bindTooltip('rally point ' + (f.properties.index + 1)); }
-        if (role === 'sortie') { layer.bindTooltip('sortie ' + (f.properties.index + 1)); }
-        if (role === 'no_fly') { layer.bindTooltip('no-fly zone ' + f.properties.index); }
+        if (role === 'home') { layer.bindTooltip(_('home (take-off and return)')); }
+        if (role === 'rally') { layer.bindTooltip(_('rally point %(n)s', { n: f.properties.index + 1 })); }
+        if (role === 'sortie') { layer.bindTooltip(_('sortie %(n)s', { n: f.properties.index + 1 })); }
+        if (role === 'no_fly') { layer.bindTooltip(_('no-fly zone %(n)s', { n: f.properties.index })); }
       }
     }).eachLayer(function (l) { routeLayer.addLayer(l); });
   }
@@ -422,7 +430,7 @@
     $('stats-panel').hidden = false;
     $('save-panel').hidden = false;
     $('save-btn').disabled = data.problems.length > 0;
-    $('save-btn').title = data.problems.length ? 'the plan has safety problems' : '';
+    $('save-btn').title = data.problems.length ? _('the plan has safety problems') : '';
   }
 
   function postJSON(url, body) {
@@ -435,16 +443,16 @@
   function runPreview() {
     clearTimeout(timer);
     state.pending = false;
-    if (!state.target) { showError('Draw, upload or pick an area first.'); return; }
+    if (!state.target) { showError(_('Draw, upload or pick an area first.')); return; }
     var seq = ++state.seq;
     state.busy = true;
-    status('planning…');
+    status(_('planning…'));
     postJSON(cfg.previewUrl, planningRequest()).then(function (res) {
       if (seq !== state.seq) { return; }
       state.busy = false;
       if (!res.ok) {
         status('');
-        showError(res.data.message || 'preview failed (HTTP ' + res.status + ')');
+        showError(res.data.message || _('preview failed (HTTP %(status)s)', { status: res.status }));
         routeLayer.clearLayers();
         $('stats-panel').hidden = true;
         $('save-panel').hidden = true;
@@ -453,12 +461,12 @@
       }
       showError(null);
       showPreview(res.data);
-      status('planned in ' + fmt(res.data.stats.server_ms, 0, 'ms'));
+      status(_('planned in %(time)s', { time: fmt(res.data.stats.server_ms, 0, 'ms') }));
     }).catch(function (err) {
       if (seq !== state.seq) { return; }
       state.busy = false;
       status('');
-      showError('preview failed: ' + err);
+      showError(_('preview failed: %(error)s', { error: err }));
     });
   }
 
@@ -485,8 +493,9 @@
       routeLayer.clearLayers();
       $('stats-panel').hidden = true;
       $('save-panel').hidden = true;
-      showError('A ' + pattern() + ' needs ' + { survey: 'an area polygon', corridor: 'a line', orbit: 'a centre point' }[pattern()] +
-        ': ' + DRAW_LABEL[pattern()].toLowerCase() + ', upload or pick one.');
+      showError({ survey: _('A survey needs an area polygon: draw, upload or pick one.'),
+        corridor: _('A corridor needs a line: draw, upload or pick one.'),
+        orbit: _('An orbit needs a centre point: place, upload or pick one.') }[pattern()]);
     }
     changed();
   });
@@ -509,22 +518,22 @@
     body.site = $('site').value;
     body.source = state.meta.source;
     $('save-btn').disabled = true;
-    $('save-result').textContent = 'saving…';
+    $('save-result').textContent = _('saving…');
     postJSON(cfg.saveUrl, body).then(function (res) {
       $('save-btn').disabled = false;
       if (!res.ok) {
         $('save-result').textContent = '';
-        showError(res.data.message || 'save failed (HTTP ' + res.status + ')');
+        showError(res.data.message || _('save failed (HTTP %(status)s)', { status: res.status }));
         return;
       }
       showError(null);
       state.saved = res.data;
-      $('save-result').innerHTML = 'Saved route <a id="saved-route-link" href="' + esc(res.data.url) + '">#' +
+      $('save-result').innerHTML = esc(_('Saved route')) + ' <a id="saved-route-link" href="' + esc(res.data.url) + '">#' +
         esc(res.data.route_id) + ' ' + esc(res.data.name) + '</a> · <a href="' + esc(res.data.plan_url) +
-        '" download>download .plan</a>';
+        '" download>' + esc(_('download .plan')) + '</a>';
     }).catch(function (err) {
       $('save-btn').disabled = false;
-      showError('save failed: ' + err);
+      showError(_('save failed: %(error)s', { error: err }));
     });
   });
 
