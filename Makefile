@@ -39,6 +39,8 @@ test: $(TSTAMP) browser
 bench: $(TSTAMP)
 	$(PY) benchmarks/coverage.py
 	$(PY) benchmarks/telemetry.py
+	$(PY) benchmarks/georef.py
+	$(PY) benchmarks/vision_speed.py
 	$(PY) benchmarks/web.py
 
 # Developer tool: regenerate the initial migration from the models (before the first release).

@@ -59,7 +59,13 @@ def _link_recurrences(session, settings) -> dict:
         kwargs["rules"] = case_rules(settings.data_dir, timezone=settings.timezone)
     except ImportError:
         pass
-    reopened = cases.link_recurrences(session, **kwargs)
+    from patrol.errors import PatrolError
+
+    try:
+        with session.begin_nested():  # a case that cannot be reopened leaves the analysis stored
+            reopened = cases.link_recurrences(session, **kwargs)
+    except PatrolError as err:
+        return {"available": True, "reopened": 0, "cases": [], "error": f"linking recurrences failed: {err}"}
     rows = [asdict(r) if hasattr(r, "__dataclass_fields__") else r for r in reopened or []]
     return {"available": True, "reopened": len(rows),
             "cases": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
@@ -79,6 +85,8 @@ def _summary(report, recurrences: dict, selected: str) -> str:
         lines.append(f"  closed cases reopened because their finding was seen again: {recurrences['reopened']}"
                      + "".join(f"\n    case {c['case_code']} (finding {c['finding_id']}, seen "
                                f"{c['last_seen_utc']})" for c in recurrences["cases"] if isinstance(c, dict)))
+    if recurrences.get("error"):
+        lines.append(f"  problem: {recurrences['error']}")
     for note in report.notes:
         lines.append(f"  note: {note}")
     if report.problems:
@@ -201,3 +209,4 @@ def detectors_cmd(as_json: bool) -> None:
 
 # Subcommands defined in their own modules (imported for their side effect of registering).
 import patrol.cli_vision_change  # noqa: E402,F401
+import patrol.cli_vision_learn  # noqa: E402,F401

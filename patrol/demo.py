@@ -65,6 +65,7 @@ class DemoReport:
     flight: dict | None = None
     imports: list[dict] = field(default_factory=list)
     analysis: dict = field(default_factory=dict)
+    cases: dict = field(default_factory=dict)
     totals: dict = field(default_factory=dict)
     step_s: dict[str, float] = field(default_factory=dict)
     logins: list[tuple[str, str, str]] = field(default_factory=list)
@@ -102,6 +103,14 @@ class DemoReport:
             if a["problems"]:
                 lines.append(f"  detect: {len(a['problems'])} photo(s) with a problem, first: "
                              f"{a['problems'][0]['name']}: {a['problems'][0]['message']}")
+        c = self.cases
+        if c:
+            f = c["dashboard"]["cases"]
+            pct = lambda x: "-" if x is None else f"{100 * x:.0f}%"
+            lines.append(f"  cases (scripted review): {f['filed']} handed over, {f['in_progress']} in progress, "
+                         f"{f['closed']} closed, {f['overdue_open']} overdue; closure rate {pct(f['closure_rate'])}, "
+                         f"timely-closure rate {pct(f['timely_closure_rate'])}, rework rate {pct(f['rework_rate'])}; "
+                         f"{len(c['review']['rejected'])} findings rejected; shopfront rules: {c['shopfront']}")
         t = self.totals
         lines.append(f"  archive: {t.get('flights', 0)} flights, {t.get('photos', 0)} photos, "
                      f"{t.get('findings', 0)} findings awaiting review, {t.get('squads', 0)} squads")
@@ -149,7 +158,7 @@ def run_demo(settings: Settings, *, connect: str | None = None, speedup: float =
         No progress lines.
     """
     report = DemoReport()
-    progress = _Progress(report, quiet)
+    progress = _Progress(report, quiet, total=5)
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     Session = make_session_factory(engine)
@@ -164,6 +173,8 @@ def run_demo(settings: Settings, *, connect: str | None = None, speedup: float =
             report.imports = _import(Session, settings.data_dir, progress)
         with progress.step("detect", "Detect: georeference photos, run detectors, merge findings"):
             report.analysis = _detect(Session, settings.data_dir, progress)
+        with progress.step("cases", "Cases: scripted review of the new findings, shopfront rules, dashboard"):
+            report.cases = _cases(Session, settings, progress)
         report.totals = _totals(Session)
     finally:
         engine.dispose()
@@ -287,6 +298,32 @@ def _detect(Session, data_dir: Path, progress: _Progress) -> dict:
                                 ground_elevation_by_set=GROUND_ELEVATION_BY_SET,
                                 progress=lambda t: progress.say(f"      {t}"))
     return report.as_dict()
+
+
+def _cases(Session, settings: Settings, progress: _Progress) -> dict:
+    from patrol.db import utcnow
+    from web.case_rules import case_rules
+    from web.cases import link_recurrences
+    from web.dashboard import dashboard
+    from web.demo_review import play_demo_review
+    from web.merchants import run_shopfront_rules
+
+    now = utcnow()
+    rules = case_rules(settings.data_dir, timezone=settings.timezone)
+    with Session.begin() as session:
+        reopened = link_recurrences(session, now, rules=rules)
+        review = play_demo_review(session, now=now, rules=rules)
+        shopfront = run_shopfront_rules(session, now)
+    with Session() as session:
+        figures = dashboard(session, timezone=settings.timezone, as_of=now)
+    out = {"review": review.as_dict(), "reopened": [r.case_code for r in reopened],
+           "shopfront": shopfront.summary(), "dashboard": {
+               "cases": figures.cases.to_dict(),
+               "findings": [asdict(f) for f in figures.findings],
+               "flights": asdict(figures.flights)}}
+    progress.say(f"      {sum(map(len, review.cases.values()))} cases, {len(review.rejected)} findings rejected"
+                 f" (scripted); {shopfront.summary()}")
+    return out
 
 
 def _totals(Session) -> dict:

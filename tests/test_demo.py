@@ -102,7 +102,25 @@ def test_findings_located_with_evidence(demo_run):
     with engine.connect() as c:
         findings = c.execute(sa.select(Finding)).all()
     assert findings, "the detectors found nothing in the bundled photos"
-    assert len(findings) == report["totals"]["findings"]
+    assert len(findings) == report["analysis"]["findings_new"]  # a fresh data root
     for f in findings:
         assert -90 <= f.lat_deg <= 90 and -180 <= f.lon_deg <= 180
         assert (data_dir / f.evidence_path).is_file()
+
+
+def test_scripted_review_makes_cases_the_dashboard_counts(demo_run):
+    from web.models import Case, CaseEvent
+
+    data_dir, report, engine = demo_run
+    review, figures = report["cases"]["review"], report["cases"]["dashboard"]["cases"]
+    made = sum(len(ids) for ids in review["cases"].values())
+    with engine.connect() as c:
+        statuses = dict(c.execute(sa.select(Case.status, sa.func.count()).group_by(Case.status)).all())
+        notes = c.scalars(sa.select(CaseEvent.note)).all()
+        rejected = c.scalar(sa.select(sa.func.count()).select_from(Finding).where(Finding.status == "rejected"))
+    assert made == sum(statuses.values()) == figures["filed"]
+    assert statuses.get("closed", 0) == len(review["cases"]["closed_on_time"]) + len(
+        review["cases"]["closed_after_rework"]) == figures["closed"]
+    assert figures["reworked"] == len(review["cases"]["closed_after_rework"])
+    assert rejected == len(review["rejected"])
+    assert notes and all("scripted demo decision" in n for n in notes if n)

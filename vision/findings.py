@@ -7,7 +7,11 @@ Its ``seen_count`` counts **sightings**, not photos: a detection taken more than
 sighting; overlapping photos of one pass seeing the same pile add detections but not
 sightings. ``first_seen_utc`` is kept, ``last_seen_utc`` moves forward, the position is the
 mean of the attached detections' centres and the evidence crop is that of the
-best-scoring detection. Rejected or confirmed findings keep their status when seen again.
+best-scoring detection. Merging does not look at the review status: a confirmed or
+rejected finding seen again takes the detection, a new sighting and the later
+``last_seen_utc`` like any other, and keeps its status - so the console can tell that a
+problem whose case was closed is back (``web.cases.link_recurrences`` compares
+``last_seen_utc`` with the case's closing time; ``patrol vision analyse`` runs it).
 
 Evidence crops are JPEG cuts of the stored full-resolution photo around the detection,
 written once under ``<data_dir>/evidence/<sha256>.jpg`` (the hash of the JPEG bytes), so

@@ -50,12 +50,18 @@ The errors add (roughly independently) as a root sum of squares. At nadir with 1
 tilt, 2 m of GNSS error and 1 m of height error, a 40 m photo places ground points to about
 2.1 m at the centre and 2.5 m at the corners.
 
-Measured (``tests/vision/test_placement.py``: features matched between consecutive photos,
-projected from each photo, distance between the two ground points): DJI FC300S at 40 m,
-median 0.93 m, 90th percentile 2.4 m (the tail is tree crowns off the ground plane); this
-is the relative error between neighbours, blind to an error both photos share (the GNSS
-bias). Parrot Sequoia at ~100 m: median 18 m, 90th percentile 33 m - its recorded attitude
-is several degrees off, which at 100 m moves the ground by 10-30 m.
+Simulated: :mod:`vision.error_model` draws these errors (with the GNSS error correlated in
+time) and projects the same pixels with the perturbed poses.
+
+Measured (``benchmarks/georef.py``, figures in ``docs/BENCHMARKS.md``: features matched
+between overlapping photos, projected from each photo, distance between the two ground
+points): DJI FC300S at 40 m, neighbours on a pass median 0.93 m, 90th percentile 2.4 m
+(the model with 0.5 degree of attitude error predicts 0.91 m; the tail is tree crowns off the
+ground plane); pairs from other passes included, median 2.1 m - the GNSS position drifts by
+2-5 m between lines flown a minute apart. This is the relative error between photos, blind
+to an error all of them share (the GNSS bias). Parrot Sequoia at ~100 m: median 18 m,
+90th percentile 33 m - its recorded attitude is about 5 degrees off, which at 100 m moves
+the ground by 10-30 m.
 """
 
 from __future__ import annotations

@@ -627,7 +627,8 @@ def write_yolo(images: Iterable[LabelledImage], out_dir: Path | str, class_names
 
 
 def derive_yolo_from_masks(image_dir: Path | str, mask_dir: Path | str, out_dir: Path | str, *,
-                           class_name: str, min_area_px: int = 20, note: str = "") -> LabelledSet:
+                           class_name: str, min_area_px: int = 20, skip_empty: bool = False,
+                           note: str = "") -> LabelledSet:
     """Derive a YOLO set from label masks: each mask's connected components become boxes of
     ``class_name`` on the image of the same file name.
 
@@ -643,6 +644,9 @@ def derive_yolo_from_masks(image_dir: Path | str, mask_dir: Path | str, out_dir:
     class_name : str
     min_area_px : int
         Components smaller than this are dropped (mask specks), pixels.
+    skip_empty : bool
+        Leave out images whose mask has no component. For change masks: an empty change
+        mask says nothing changed, not that the image holds no object of the class.
     note : str
         Provenance written to ``README.txt`` after a line saying the labels are derived.
 
@@ -668,11 +672,14 @@ def derive_yolo_from_masks(image_dir: Path | str, mask_dir: Path | str, out_dir:
         w, h = _image_size(image_path)
         if mask.shape != (h, w):
             raise LabelError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} px, image {w}x{h}")
-        images.append(LabelledImage(image_path, w, h, tuple(boxes_from_mask(mask, class_name, min_area_px=min_area_px))))
+        boxes = boxes_from_mask(mask, class_name, min_area_px=min_area_px)
+        if boxes or not skip_empty:
+            images.append(LabelledImage(image_path, w, h, tuple(boxes)))
     if not images:
         raise LabelError(f"{mask_dir}: no mask has an image of the same name in {image_dir}")
     text = (f"DERIVED labels (generated mechanically, not hand-drawn): one '{class_name}' box per 8-connected "
-            f"component (>= {min_area_px} px) of the masks in {mask_dir}, on the images of {image_dir} "
+            f"component (>= {min_area_px} px) of the masks in {mask_dir}, on the images of {image_dir}"
+            f"{' (images with an empty mask left out)' if skip_empty else ''} "
             f"(vision.labels.derive_yolo_from_masks). Images are links to the source; its licence applies.\n{note}")
     write_yolo(images, out_dir, [class_name], note=text)
     return read_yolo(out_dir)

@@ -29,9 +29,11 @@ MAX_PHOTO_BYTES = 25 * 1024 * 1024
 MAX_PHOTO_PIXELS = 120_000_000
 """Largest accepted photo, pixels (guards against decompression bombs)."""
 
-PHOTO_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"),
+PHOTO_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "MPO": (".jpg", "image/jpeg"),
+                 "PNG": (".png", "image/png"),
                  "WEBP": (".webp", "image/webp")}
-"""Pillow format -> (stored suffix, MIME type)."""
+"""Pillow format -> (stored suffix, MIME type). MPO is a JPEG with more images appended (CIPA
+DC-007): what DJI drones and many phones write; Pillow reports it as "MPO"."""
 
 KIND = "case_photo"
 

@@ -40,8 +40,10 @@ Every rate is a fraction in [0, 1], or None when its denominator is 0.
   reviewed (confirmed + rejected). The AI is scored as an information collector
   (信息采集员): what it reports is valid when a supervisor confirms it.
 
-Everything is computed by the database with ``GROUP BY`` (SQLite and PostgreSQL alike) on
-indexed columns; Python only adds the groups up.
+Everything is computed by the database: one ``GROUP BY`` over the cases (squad, grid,
+category, local month) that reads only the covering index ``ix_case_dashboard``, one over the
+findings (category, status) on ``ix_finding_dashboard``, and the flight statistics' own; the
+same SQL on SQLite and PostgreSQL. Python adds the groups up into the four breakdowns.
 """
 
 from __future__ import annotations

@@ -180,8 +180,8 @@ def before_photos(session: Session, finding_id: int | None) -> list[Photo]:
     if finding_id is None:
         return []
     return list(session.scalars(
-        sa.select(Photo).join(Detection, Detection.photo_id == Photo.id)
-        .where(Detection.finding_id == finding_id).distinct()
+        sa.select(Photo).where(Photo.id.in_(  # not DISTINCT: PostgreSQL has no json equality
+            sa.select(Detection.photo_id).where(Detection.finding_id == finding_id)))
         .order_by(Photo.taken_utc, Photo.id)))
 
 
@@ -260,8 +260,8 @@ def request_reflight(session: Session, case: Case, user: User, *, data_dir: str 
                         requested_by=user.id, requested_at=now, note=note)
     session.add(reflight)
     text = f"re-flight requested: route {route.id} ({mode}, {alt_rel_m:g} m)"
-    session.add(CaseEvent(case_id=case.id, user_id=user.id, from_status=case.status,
-                          to_status=case.status, at=now,
+    session.add(CaseEvent(case_id=case.id, user_id=user.id, action="reflight",
+                          from_status=case.status, to_status=case.status, at=now,
                           note=f"{text}. {note}".strip() if note.strip() else text))
     session.flush()
     session.add(AuditEvent(at=now, user_id=user.id, action="case.reflight", target_type="case",

@@ -121,3 +121,43 @@ def test_detectors_lists_categories_and_thresholds(tmp_path):
     assert colour["illegal_structure"]["min_score"] == 0.3
     text = _run(tmp_path, "vision", "detectors").output
     assert "change" in text and "illegal_parking" in text
+
+
+def test_a_closed_case_whose_finding_was_seen_again_is_reopened(archive):
+    """The finding was seen (last_seen_utc) after its case was closed: the analysis run ends by
+    reopening the case through web.cases.link_recurrences and says so. A case that cannot be
+    reopened (no time limit, subclass unknown) is reported and the analysis is kept."""
+    import datetime as dt
+
+    from patrol.db import make_engine, make_session_factory
+    from vision.models import Finding, PhotoGeoref
+    from web.models import Case
+
+    engine = make_engine(f"sqlite:///{archive / 'patrol.sqlite3'}")
+    utc = dt.timezone.utc
+    with make_session_factory(engine).begin() as session:
+        finding = Finding(category="exposed_garbage", status="confirmed", lat_deg=46.8426, lon_deg=-91.9945,
+                          score=0.8, first_seen_utc=dt.datetime(2016, 6, 1, tzinfo=utc),
+                          last_seen_utc=dt.datetime(2016, 6, 20, tzinfo=utc), seen_count=2)
+        session.add(finding)
+        session.flush()
+        session.add(Case(code="TEST-1", finding_id=finding.id, category="exposed_garbage", status="closed",
+                         lat_deg=46.8426, lon_deg=-91.9945, closed_at=dt.datetime(2016, 6, 10, tzinfo=utc),
+                         time_limit=2.0, time_unit="working_days"))
+        session.add(Case(code="TEST-2", finding_id=finding.id, category="not_in_the_taxonomy", status="closed",
+                         lat_deg=46.8426, lon_deg=-91.9945, closed_at=dt.datetime(2016, 6, 10, tzinfo=utc)))
+    result = _run(archive, "vision", "analyse", "--photo-set", SET, "--detectors", "colour")
+    assert result.exit_code == 0, result.output
+    assert "linking recurrences failed" in result.output and "TEST-2" in result.output
+    with make_session_factory(engine)() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(PhotoGeoref)
+                              .where(PhotoGeoref.analysed_at.is_not(None))) == 4  # the analysis is kept
+        session.execute(sa.delete(Case).where(Case.code == "TEST-2"))
+        session.commit()
+    result = _run(archive, "vision", "analyse", "--photo-set", SET, "--detectors", "colour", "--reanalyse")
+    assert result.exit_code == 0, result.output
+    assert "closed cases reopened because their finding was seen again: 1" in result.output
+    assert "case TEST-1" in result.output
+    with make_session_factory(engine)() as session:
+        assert session.scalar(sa.select(Case.status).where(Case.code == "TEST-1")) == "dispatched"
+    engine.dispose()

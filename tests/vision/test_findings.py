@@ -99,3 +99,26 @@ def test_evidence_is_written_once_named_by_its_hash(data_root, samples):
 def test_evidence_box_outside_the_image_raises():
     with pytest.raises(ImageReadError, match="outside"):
         evidence_crop(np.zeros((100, 100, 3), np.uint8), (500.0, 500.0, 10.0, 10.0), min_side_px=10)
+
+
+def test_a_confirmed_finding_seen_on_a_later_pass_records_the_sighting(session, data_root, photos):
+    """Merging ignores the review status: a confirmed finding seen again on a later pass gets
+    the detection, a new sighting and a later last_seen_utc (what the console compares with
+    its case's closing time to reopen it); its status stays, and evidence crops are files
+    named by the SHA-256 of their bytes, written once."""
+    lon, lat = -91.99395, 46.84255
+    first = merge_detections(session, [(_detection(lon, lat), photos["DJI_0026.JPG"])], data_dir=data_root)
+    finding = first.new_findings[0]
+    finding.status = "confirmed"
+    evidence = data_root / finding.evidence_path
+    stamp = evidence.stat().st_mtime_ns
+    later = merge_detections(session, [(_detection(lon + 0.00002, lat, score=0.95), photos["DJI_0033.JPG"])],
+                             data_dir=data_root)
+    assert later.updated_findings == [finding] and not later.new_findings
+    assert (finding.status, finding.seen_count) == ("confirmed", 2)
+    assert finding.last_seen_utc == photos["DJI_0033.JPG"].taken_utc > photos["DJI_0026.JPG"].taken_utc
+    assert finding.first_seen_utc == photos["DJI_0026.JPG"].taken_utc
+    assert {d.photo_id for d in finding.detections} == {photos["DJI_0026.JPG"].id, photos["DJI_0033.JPG"].id}
+    for path in (data_root / "evidence").iterdir():
+        assert path.name == hashlib.sha256(path.read_bytes()).hexdigest() + ".jpg"
+    assert evidence.stat().st_mtime_ns == stamp  # the first crop is not written again

@@ -7,14 +7,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import sqlalchemy as sa
 
 from patrol.db import make_engine, make_session_factory, upgrade
 from vision.models import Finding
 from web.dashboard import CaseFigures, case_figures, case_rows, dashboard, rate
 from web.models import Case, CaseEvent, Grid, Squad, User
 
-from .conftest import IN_DANGHU, IN_ZHONGDAI, T0
+from .conftest import IN_DANGHU, IN_ZHONGDAI
 
 UTC = dt.timezone.utc
 AS_OF = dt.datetime(2026, 6, 10, 0, 0, tzinfo=UTC)

@@ -233,3 +233,54 @@ def test_no_form_outside_verification(case_id, client, auth, session_factory):
     auth.login("supervisor")
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert 'id="reflight-form"' not in page and 'id="evidence-package"' in page
+
+
+# ------------------------------------------------------------------ PostgreSQL
+def test_reflight_and_evidence_on_postgresql(pg_url, tmp_path):
+    """The same queries on PostgreSQL (JSON columns have no equality there: no DISTINCT over
+    photos); rows GENERATED."""
+    from patrol.db import make_engine, make_session_factory, upgrade
+    from vision.models import Detection
+    from web.exports import evidence_manifest
+    from web.reflight import before_photos
+
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    try:
+        factory = make_session_factory(engine)
+        lon, lat = 121.0185, 30.7005
+        with factory.begin() as s:
+            sup = User(username="sup", password_hash="x", role="supervisor")
+            photo = Photo(sha256="a" * 64, stored_path="raw/photo/a.jpg", original_name="a.jpg",
+                          photo_set="pg (generated)", taken_utc=T0, lat_deg=lat, lon_deg=lon,
+                          footprint=_square(lon, lat, 0.0003))
+            finding = Finding(category="exposed_garbage", lat_deg=lat, lon_deg=lon, score=0.9,
+                              status="confirmed", polygon=_square(lon, lat, 0.00002))
+            s.add_all([sup, photo, finding])
+            s.flush()
+            for _ in range(2):  # two detections in the same photo
+                s.add(Detection(photo_id=photo.id, finding_id=finding.id, detector="t",
+                                category="exposed_garbage", score=0.9, bbox_px=[0, 0, 1, 1],
+                                lat_deg=lat, lon_deg=lon))
+            case = Case(code="PG-1", finding_id=finding.id, category="0102", status="handled",
+                        lat_deg=lat, lon_deg=lon, created_at=T0, filed_at=T0)
+            s.add(case)
+            s.flush()
+            assert [p.id for p in before_photos(s, finding.id)] == [photo.id]
+            reflight = request_reflight(s, case, sup, data_dir=tmp_path, now=T0 + H)
+            after = _after_photo_row(s, case, T0 + 2 * H)
+            assert match_after_photo(s, reflight).id == after.id
+            manifest, files = evidence_manifest(s, case)
+            assert sorted(p["role"] for p in manifest["photos"]) == ["after", "before"]
+            assert len(manifest["detections"]) == 2 and len(files) == 2
+    finally:
+        engine.dispose()
+
+
+def _after_photo_row(s, case, taken):
+    photo = Photo(sha256="b" * 64, stored_path="raw/photo/b.jpg", original_name="b.jpg",
+                  photo_set="pg (generated)", taken_utc=taken, lat_deg=case.lat_deg,
+                  lon_deg=case.lon_deg, footprint=_square(case.lon_deg, case.lat_deg, 0.0003))
+    s.add(photo)
+    s.flush()
+    return photo

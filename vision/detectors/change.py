@@ -205,7 +205,8 @@ class ChangeDetector:
                  max_parallax_m: float = 1.5, occlusion_m: float = 3.0, max_vegetation_fraction: float = 0.5,
                  min_contrast_gain: float = 6.0, rules: Sequence[ChangeRule] = DEFAULT_RULES,
                  report_vanished: bool = False, max_changed_fraction: float = 0.25, min_inliers: int = 30,
-                 confirm: bool = True, min_confirmed_fraction: float = 0.3) -> None:
+                 confirm: bool = True, min_confirmed_fraction: float = 0.3,
+                 max_unstable_fraction: float = 0.5) -> None:
         self.categories = merge_category_config(_DEFAULT_CATEGORIES, categories, detector=self.name)
         self.threshold = float(threshold)
         self.tolerance_m = float(tolerance_m)
@@ -222,6 +223,7 @@ class ChangeDetector:
         self.min_inliers = int(min_inliers)
         self.confirm = bool(confirm)
         self.min_confirmed_fraction = float(min_confirmed_fraction)
+        self.max_unstable_fraction = float(max_unstable_fraction)
 
     def detect(self, photo_image: PhotoImage, context: DetectionContext) -> list[Detection]:
         """Compare the photo with the first of its references that registers.
@@ -319,16 +321,16 @@ class ChangeDetector:
 
     def _candidates(self, warped: np.ndarray, current: np.ndarray, gsd: float,
                     valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Steps 2-4: (aligned reference, judged, near elevated, distance, candidate mask)."""
-        judged, near_elevated = valid, np.zeros_like(valid)
+        """Steps 2-4: (aligned reference, judged, unstable, distance, candidate mask)."""
+        judged, unstable = valid, np.zeros_like(valid)
         if self.max_parallax_m > 0:
-            warped, elevated = refine_with_flow(warped, current, valid, max_shift_px=self.max_parallax_m / gsd,
-                                                window_px=_odd(2 * self.occlusion_m / gsd))
+            warped, elevated, consistent = refine_with_flow(warped, current, valid,
+                                                            max_shift_px=self.max_parallax_m / gsd,
+                                                            window_px=_odd(2 * self.occlusion_m / gsd))
             grow = _odd(1.0 / gsd)
-            elevated = cv2.dilate(elevated.astype(np.uint8), np.ones((grow, grow), np.uint8))
-            judged = valid & (elevated == 0)
-            reach = _odd(2 * self.occlusion_m / gsd)
-            near_elevated = cv2.dilate(elevated, np.ones((reach, reach), np.uint8)) > 0
+            elevated = cv2.dilate(elevated.astype(np.uint8), np.ones((grow, grow), np.uint8)) > 0
+            judged = valid & ~elevated
+            unstable = valid & (elevated | ~consistent)
         tol_px = max(int(round(self.tolerance_m / gsd)), 1)
         appeared, vanished = one_way_distances(warped, current, judged, tolerance_px=tol_px)
         dist = np.minimum(appeared, vanished)
@@ -336,7 +338,7 @@ class ChangeDetector:
         grown = grow_regions(seed, judged & (np.maximum(appeared, vanished) > self.threshold), reach_px=tol_px + 1)
         mask = change_mask(grown.astype(np.float32), judged, threshold=0.0, open_px=1,
                            close_px=_odd(self.close_m / gsd))
-        return warped, judged, near_elevated, dist, mask
+        return warped, judged, unstable, dist, mask
 
     def compare(self, before_bgr: np.ndarray, after_bgr: np.ndarray, *, gsd_m: float,
                 valid: np.ndarray | None = None) -> ChangeResult:
@@ -380,7 +382,7 @@ class ChangeDetector:
         empty = np.zeros((height, width), np.uint8)
         if n_valid == 0:
             return ChangeResult(empty, (), np.zeros((height, width), np.float32), 0.0)
-        warped, judged, near_elevated, dist, mask = self._candidates(warped, current, gsd, valid)
+        warped, judged, unstable, dist, mask = self._candidates(warped, current, gsd, valid)
         changed = int(np.count_nonzero(mask)) / n_valid
         enabled = [c.min_area_m2 for c in self.categories.values() if c.enabled]
         if not enabled:
@@ -389,7 +391,8 @@ class ChangeDetector:
         lab_now, lab_ref = lab(current), lab(warped)
         green_now, green_ref = vegetation_mask(current), vegetation_mask(warped)
         ring_px = _odd(1.0 / gsd)
-        pad = ring_px
+        reach_px = _odd(2 * self.occlusion_m / gsd)
+        pad = reach_px
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         kept = np.zeros((height, width), np.uint8)
         regions: list[ChangeRegion] = []
@@ -407,9 +410,11 @@ class ChangeDetector:
             if float(green_now[win][region].mean()) > self.max_vegetation_fraction:
                 rejected.append((box, "vegetation"))
                 continue
-            if (float(near_elevated[win][region].mean()) > 0.3
-                    and float(green_ref[win][region].mean()) > self.max_vegetation_fraction):
-                rejected.append((box, "occlusion"))
+            near = cv2.dilate(region.astype(np.uint8), np.ones((ring_px, ring_px), np.uint8)) > 0
+            around = cv2.dilate(region.astype(np.uint8), np.ones((reach_px, reach_px), np.uint8)) > 0
+            around &= ~near & valid[win]
+            if around.any() and float(unstable[win][around].mean()) > self.max_unstable_fraction:
+                rejected.append((box, "unstable surroundings"))
                 continue
             grown = cv2.dilate(region.astype(np.uint8), np.ones((ring_px, ring_px), np.uint8)) > 0
             ring = grown & ~region & valid[win]

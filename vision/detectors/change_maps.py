@@ -54,7 +54,8 @@ def _median_flow(flow: np.ndarray, size_px: int) -> np.ndarray:
 
 
 def refine_with_flow(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.ndarray, *,
-                     max_shift_px: float, window_px: int, consistency_px: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                     max_shift_px: float, window_px: int,
+                     consistency_px: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Re-align a registered reference with dense optical flow and find what stands off its surroundings.
 
     OpenCV's DIS flow (Kroeger et al. 2016, preset MEDIUM) is computed both ways between the
@@ -84,7 +85,7 @@ def refine_with_flow(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.
 
     Returns
     -------
-    (aligned, elevated) : ndarray (H, W, 3) uint8, ndarray (H, W) bool
+    (aligned, elevated, consistent) : ndarray (H, W, 3) uint8, ndarray (H, W) bool, ndarray (H, W) bool
     """
     filled = np.where(valid[..., None], warped_bgr, current_bgr)
     a = cv2.cvtColor(current_bgr, cv2.COLOR_BGR2GRAY)
@@ -102,7 +103,7 @@ def refine_with_flow(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.
     elevated = consistent & (np.hypot(fwd[..., 0] - smooth[..., 0], fwd[..., 1] - smooth[..., 1]) > max_shift_px)
     aligned = cv2.remap(filled, gx + smooth[..., 0], gy + smooth[..., 1], cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
-    return aligned, elevated
+    return aligned, elevated, consistent
 
 
 def lab(bgr: np.ndarray) -> np.ndarray:
@@ -135,13 +136,13 @@ def change_distance(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.nda
         0 outside ``valid``.
     """
     appeared, vanished = one_way_distances(before_bgr, after_bgr, valid, tolerance_px=tolerance_px,
-                                           blur_sigma_px=blur_sigma_px, l_weight=l_weight)
+                                           blur_sigma_px=blur_sigma_px, l_weight=l_weight, l_weight_lighter=l_weight)
     return np.minimum(appeared, vanished)
 
 
 def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.ndarray | None = None, *,
-                      tolerance_px: int = 3, blur_sigma_px: float = 1.5,
-                      l_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+                      tolerance_px: int = 3, blur_sigma_px: float = 1.5, l_weight: float = 0.5,
+                      l_weight_lighter: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """How far each image's colour falls outside the other's within ``tolerance_px``, L*a*b* units.
 
     In L*a*b*, the earlier image's channel means and deviations are first matched to the
@@ -149,7 +150,10 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
     colour lies outside the per-channel range (min/max filter) of the earlier image's
     colours within the tolerance disc, and ``vanished`` the same the other way. Inside a
     new object both are large; on its rim (within the tolerance of the old surroundings)
-    only ``appeared`` is. Parameters as :func:`change_distance`.
+    only ``appeared`` is. Lightness is weighted ``l_weight`` where the later image is darker
+    (a shadow cast on the ground weighs less than a new object's colour) and
+    ``l_weight_lighter`` where it is lighter (a white car on pale concrete differs in
+    lightness only). Other parameters as :func:`change_distance`.
 
     Returns
     -------
@@ -173,14 +177,18 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     weights = np.array([l_weight, 1.0, 1.0], np.float32)
 
-    def outside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def outside(x: np.ndarray, y: np.ndarray, later_first: bool) -> np.ndarray:
         lo, hi = cv2.erode(y, kernel), cv2.dilate(y, kernel)
-        d = np.maximum(x - hi, 0.0) + np.maximum(lo - x, 0.0)
-        out = np.sqrt(np.sum((d * weights) ** 2, axis=2)).astype(np.float32)
+        above, below = np.maximum(x - hi, 0.0), np.maximum(lo - x, 0.0)
+        d = (above + below) * weights
+        # lightness: the later image darker (a shadow) weighs l_weight, lighter weighs l_weight_lighter
+        darker, lighter = (below[..., 0], above[..., 0]) if later_first else (above[..., 0], below[..., 0])
+        d[..., 0] = darker * l_weight + lighter * l_weight_lighter
+        out = np.sqrt(np.sum(d ** 2, axis=2)).astype(np.float32)
         out[~valid] = 0.0
         return out
 
-    return outside(after, before), outside(before, after)
+    return outside(after, before, True), outside(before, after, False)
 
 
 def change_mask(distance: np.ndarray, valid: np.ndarray | None = None, *, threshold: float = 12.0,

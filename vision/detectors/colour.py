@@ -287,6 +287,17 @@ class ColourRuleDetector:
 
     def _apply(self, rule: ColourRule, config: CategoryConfig, view, p: "_Planes") -> list[Detection]:
         hsv, gsd = p.hsv, p.gsd
+        fire_labels = fire_px = None
+        if rule.flame_within_m is not None:  # cheap and usually decisive: no fire, no plume
+            fire = fire_core_mask(p.bgr, gsd)
+            if not fire.any():
+                return []
+            _, fire_labels, fire_stats, _ = cv2.connectedComponentsWithStats(fire, connectivity=8)
+            fire_px = fire_stats[:, cv2.CC_STAT_AREA]
+            fire_px[0] = 0
+            fire_px[fire_px * gsd ** 2 < rule.min_flame_m2] = 0  # too small to count: ignored
+            if not fire_px.any():
+                return []
         lo = np.array([rule.hue[0], rule.saturation[0], rule.value[0]], np.uint8)
         hi = np.array([rule.hue[1], rule.saturation[1], rule.value[1]], np.uint8)
         colour = cv2.inRange(hsv, lo, hi)
@@ -302,20 +313,14 @@ class ColourRuleDetector:
             # the texture window straddles a region's outline and fails there: give the
             # region back its edge, as far as the window reaches and the colour holds
             mask = cv2.bitwise_and(cv2.dilate(mask, _disc(window)), colour)
+        if not mask.any():
+            return []
         close = _odd(self.close_m / gsd)
         opening = _odd(self.open_m / gsd)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _disc(close))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _disc(opening))
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         min_px = 0.5 * max(config.min_area_m2, rule.min_area_m2) / gsd ** 2
-        fire_labels = fire_px = None
-        if rule.flame_within_m is not None:
-            _, fire_labels, fire_stats, _ = cv2.connectedComponentsWithStats(fire_core_mask(p.bgr, gsd), connectivity=8)
-            fire_px = fire_stats[:, cv2.CC_STAT_AREA]
-            fire_px[0] = 0
-            fire_px[fire_px * gsd ** 2 < rule.min_flame_m2] = 0  # too small to count: ignored
-            if not fire_px.any():
-                return []
         ring_px = _odd(rule.ring_m / gsd)
         reach_px = _odd(2.0 * rule.flame_within_m / gsd) if rule.flame_within_m is not None else 1
         pad = max(ring_px, reach_px) // 2 + 2

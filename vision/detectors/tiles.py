@@ -92,10 +92,15 @@ def split_regions(mask: np.ndarray, *, core_px: float) -> tuple[int, np.ndarray,
     stats : ndarray (n, 5)
         As ``cv2.connectedComponentsWithStats`` (x, y, width, height, area).
 
-    >>> m = np.zeros((10, 23), np.uint8); m[1:9, 1:9] = 1; m[1:9, 14:22] = 1; m[4:6, 9:14] = 1
+    Two 8 px squares joined by a 2 px neck are split; by a 6 px wide band, not:
+
+    >>> m = np.zeros((10, 22), np.uint8); m[1:9, 1:9] = 1; m[1:9, 13:21] = 1; m[4:6, 9:13] = 1
     >>> n, labels, stats = split_regions(m, core_px=5)
     >>> n, stats[1:, 4].tolist()
-    (3, [74, 74])
+    (3, [68, 68])
+    >>> m[2:8, 9:13] = 1
+    >>> split_regions(m, core_px=5)[0]
+    2
     """
     k = int(round(core_px))
     if k < 2:
@@ -131,12 +136,14 @@ class TileDetector:
     stride : float
         Grid step as a fraction of the tile: 0.25, 0.5, 0.75 or 1 (default 0.25).
     threshold : float
-        Cell score at or above which a cell is positive (0-1, default 0.5).
+        Cell score at or above which a cell is positive (0-1, default 0.7).
     use_gsd : bool
         Size tiles in metres when possible (default True); False always uses ``tile_px``.
     core : float
         Regions are split at necks narrower than this share of a tile, and parts thinner
-        than it dropped (:func:`split_regions`; default 0.5, 0 keeps plain connected regions).
+        than it dropped (:func:`split_regions`; default 1: a region must hold a whole tile;
+        0 keeps plain connected regions). The defaults of ``threshold`` and ``core`` were
+        chosen on fold 1 of ``benchmarks/vision_learned.py`` (see docs/BENCHMARKS.md).
 
     Raises
     ------
@@ -147,7 +154,7 @@ class TileDetector:
     name = "tiles"
 
     def __init__(self, *, model: str | Path | TileModel, categories: Mapping[str, Any] | None = None,
-                 stride: float = 0.25, threshold: float = 0.5, use_gsd: bool = True, core: float = 0.5) -> None:
+                 stride: float = 0.25, threshold: float = 0.7, use_gsd: bool = True, core: float = 1.0) -> None:
         self.model = model if isinstance(model, TileModel) else TileModel.load(model)
         if not 0.25 <= stride <= 1.0:
             raise DetectorError(f"tiles: stride must be between 0.25 and 1 of a tile, got {stride}")

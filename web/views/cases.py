@@ -16,6 +16,7 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
                    send_file, url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -42,7 +43,7 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 STATUS_FILTERS = ("open", "overdue", "all", *STATUSES)
 ACTION_LABELS = {
-    "report": _l("Reported"), "file": _l("Filed"), "cancel": _l("Not filed"),
+    "report": lazy_pgettext("case status", "Reported"), "file": _l("Filed"), "cancel": _l("Not filed"),
     "dispatch": _l("Dispatched"), "handle": _l("Handled"), "verify": _l("Verified"),
     "rework": _l("Returned for rework"), "close": _l("Closed"), "reopen": _l("Reopened"),
     "suspend": _l("Suspended"), "resume": _l("Resumed"), "assign": _l("Assigned"),
@@ -267,8 +268,9 @@ def detail(case_id: int):
     photos = []
     if finding is not None:
         photos = list(session.scalars(
-            sa.select(Photo).join(Detection, Detection.photo_id == Photo.id)
-            .where(Detection.finding_id == finding.id).distinct().order_by(Photo.taken_utc)))
+            sa.select(Photo).where(Photo.id.in_(  # not DISTINCT: PostgreSQL has no json equality
+                sa.select(Detection.photo_id).where(Detection.finding_id == finding.id)))
+            .order_by(Photo.taken_utc)))
     history = list(session.scalars(
         sa.select(CaseEvent).where(CaseEvent.case_id == case.id)
         .options(selectinload(CaseEvent.user), selectinload(CaseEvent.attachments))

@@ -167,6 +167,11 @@
       onEachFeature: function (feature, layer) {
         var p = feature.properties || {};
         layer.bindPopup(popup(kind, p, urls || {}), { maxWidth: 320 });
+        // an evidence thumbnail loads after the popup is laid out: lay it out (and pan) again
+        layer.on('popupopen', function (e) {
+          var img = e.popup.getElement().querySelector('img.popup-thumb');
+          if (img && !img.complete) { img.addEventListener('load', function () { e.popup.update(); }, { once: true }); }
+        });
         if (p.name && (kind === 'squads' || kind === 'areas' || kind === 'routes')) {
           layer.bindTooltip(esc(p.name), { sticky: true });
         }
