@@ -14,6 +14,9 @@ images, 104 boxes.
 5, ... and tests on 2, 4, 6, ...; fold 2 the other way round. Every image is tested once,
 by a model that never saw it; the totals sum both folds' counts.
 
+The ``tiles`` detector's defaults ``threshold`` (0.7) and ``core`` (1 tile) were chosen on
+fold 1 (a sweep with the boost model); fold 2 is the figure nothing was tuned on.
+
 **What is measured**, per fold and in total, for ``svm`` and ``boost`` models (8 m tiles,
 defaults of :func:`vision.training.train_tile_classifier` and of the ``tiles`` detector):
 tile balanced accuracy on the held-out images (chance 0.5), and ``patrol vision eval

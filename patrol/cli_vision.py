@@ -96,6 +96,29 @@ def _summary(report, recurrences: dict, selected: str) -> str:
     return "\n".join(lines)
 
 
+def _detector_config(options: tuple[str, ...], names: tuple[str, ...]) -> dict[str, dict]:
+    """``("onnx.model=m.onnx", ...)`` -> ``{"onnx": {"model": "m.onnx"}}``, values read as YAML.
+
+    Raises click.UsageError naming the option when it is malformed or names a detector not run.
+    """
+    import yaml
+
+    config: dict[str, dict] = {}
+    for item in options:
+        key, sep, value = item.partition("=")
+        name, dot, setting = key.strip().partition(".")
+        if not (sep and dot and name and setting):
+            raise click.UsageError(f"--detector-option {item!r}: expected NAME.KEY=VALUE")
+        if name not in names:
+            raise click.UsageError(f"--detector-option {item!r}: detector {name!r} is not among "
+                                   f"--detectors ({', '.join(names)})")
+        try:
+            config.setdefault(name, {})[setting] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise click.UsageError(f"--detector-option {item!r}: value is not YAML: {err}") from err
+    return config
+
+
 @vision.command("analyse")
 @click.option("--photo-set", "photo_sets", multiple=True, metavar="NAME",
               help="Photos of this photo set (repeatable).")
@@ -104,6 +127,9 @@ def _summary(report, recurrences: dict, selected: str) -> str:
 @click.option("--all", "all_photos", is_flag=True, help="Every photo of the archive.")
 @click.option("--detectors", default=None, metavar="NAME,...",
               help="Detectors to run (see `patrol vision detectors`; default: change,colour).")
+@click.option("--detector-option", "detector_options", multiple=True, metavar="NAME.KEY=VALUE",
+              help="A detector setting (repeatable; VALUE read as YAML), e.g. tiles.model=model.json, "
+                   "onnx.model=yolo.onnx, onnx.names=[car,truck], onnx.class_map={car: illegal_parking}.")
 @click.option("--reanalyse", is_flag=True, help="Run the detectors again on photos analysed before.")
 @click.option("--camera", "cameras", multiple=True, metavar="SET=MODEL",
               help="Sensor-table camera of a photo set whose EXIF names none (repeatable; the bundled "
@@ -117,7 +143,7 @@ def _summary(report, recurrences: dict, selected: str) -> str:
                    "updated, problems with photo, stage and message) and the reopened cases.")
 @click.pass_obj
 def analyse(settings, photo_sets: tuple[str, ...], flights: tuple[int, ...], all_photos: bool,
-            detectors: str | None, reanalyse: bool, cameras: tuple[str, ...], grounds: tuple[str, ...],
+            detectors: str | None, detector_options: tuple[str, ...], reanalyse: bool, cameras: tuple[str, ...], grounds: tuple[str, ...],
             workers: int | None, as_json: bool) -> None:
     """Georeference archived photos, run the detectors and merge detections into findings.
 
@@ -141,6 +167,7 @@ def analyse(settings, photo_sets: tuple[str, ...], flights: tuple[int, ...], all
     if unknown or not names:
         raise click.UsageError(f"--detectors: unknown {', '.join(unknown) or '(none given)'}; "
                                f"registered: {', '.join(detector_names())}")
+    detector_config = _detector_config(detector_options, names)
     camera_by_set = {**CAMERAS_BY_SET, **_pairs(cameras, "--camera", str)}
     ground_by_set = {**GROUND_ELEVATION_BY_SET, **_pairs(grounds, "--ground-elevation", float)}
     _, Session = _open(settings)
@@ -159,7 +186,8 @@ def analyse(settings, photo_sets: tuple[str, ...], flights: tuple[int, ...], all
             raise click.ClickException(f"no photos in the archive for {selected}")
         try:
             report = analyse_photos(session, settings.data_dir, photo_ids=None if all_photos else ids,
-                                    detectors=names, cameras_by_set=camera_by_set,
+                                    detectors=names, detector_config=detector_config,
+                                    cameras_by_set=camera_by_set,
                                     ground_elevation_by_set=ground_by_set, reanalyse=reanalyse,
                                     workers=workers, progress=progress)
         except DetectorError as err:

@@ -621,7 +621,8 @@ def write_yolo(images: Iterable[LabelledImage], out_dir: Path | str, class_names
         lines = []
         for b in im.boxes:
             cx, cy = (b.x_px + b.w_px / 2) / im.width_px, (b.y_px + b.h_px / 2) / im.height_px
-            lines.append(f"{index[b.class_name]} {cx:.6f} {cy:.6f} {b.w_px / im.width_px:.6f} {b.h_px / im.height_px:.6f}")
+            w, h = b.w_px / im.width_px, b.h_px / im.height_px
+            lines.append(f"{index[b.class_name]} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
         (out / "labels" / f"{im.path.stem}.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return out
 

@@ -38,7 +38,7 @@ file per class, ``<out>.<index>.yml`` (``cv2.ml`` ``save``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,7 +237,8 @@ class TileModel:
         """Resize factor to canonical scale for an image in which a tile is ``tile_image_px`` pixels."""
         return TILE_PX / float(tile_image_px)
 
-    def scan(self, pixels: np.ndarray, tile_image_px: float, *, stride: float = 0.25) -> tuple[np.ndarray, np.ndarray, float]:
+    def scan(self, pixels: np.ndarray, tile_image_px: float, *,
+             stride: float = 0.25) -> tuple[np.ndarray, np.ndarray, float]:
         """Score every tile of an image on a grid.
 
         Parameters
@@ -366,8 +367,8 @@ def _label_tiles(im: LabelledImage, factor: float, class_index: Mapping[str, int
     for box in im.boxes:
         x0, y0 = box.x_px * factor, box.y_px * factor
         x1, y1 = (box.x_px + box.w_px) * factor, (box.y_px + box.h_px) * factor
-        cv2.rectangle(near, (int(x0) - margin, int(y0) - margin), (int(np.ceil(x1)) + margin, int(np.ceil(y1)) + margin),
-                      1, thickness=-1)
+        cv2.rectangle(near, (int(x0) - margin, int(y0) - margin),
+                      (int(np.ceil(x1)) + margin, int(np.ceil(y1)) + margin), 1, thickness=-1)
         c = class_index.get(box.class_name)
         if c is None:
             continue

@@ -87,6 +87,17 @@ def test_bad_options_are_usage_errors(archive):
     assert unknown.exit_code == 2 and "unknown nope" in unknown.output and "registered:" in unknown.output
     bad = _run(archive, "vision", "analyse", "--all", "--ground-elevation", "setonly")
     assert bad.exit_code == 2 and "PHOTO_SET=VALUE" in bad.output
+    malformed = _run(archive, "vision", "analyse", "--all", "--detector-option", "tiles-model")
+    assert malformed.exit_code == 2 and "NAME.KEY=VALUE" in malformed.output
+    not_run = _run(archive, "vision", "analyse", "--all", "--detector-option", "onnx.model=m.onnx")
+    assert not_run.exit_code == 2 and "not among --detectors" in not_run.output
+
+
+def test_detector_options_reach_the_detector(archive, tmp_path):
+    missing = tmp_path / "no-such-model.json"
+    result = _run(archive, "vision", "analyse", "--all", "--detectors", "tiles",
+                  "--detector-option", f"tiles.model={missing}")
+    assert result.exit_code == 1 and str(missing) in result.output
 
 
 def test_recurrences_are_linked_when_the_console_can(archive, monkeypatch):

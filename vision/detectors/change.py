@@ -332,7 +332,8 @@ class ChangeDetector:
             judged = valid & ~elevated
             unstable = valid & (elevated | ~consistent)
         tol_px = max(int(round(self.tolerance_m / gsd)), 1)
-        appeared, vanished = one_way_distances(warped, current, judged, tolerance_px=tol_px)
+        appeared, vanished = one_way_distances(warped, current, judged, tolerance_px=tol_px,
+                                               blur_sigma_px=max(1.0, 0.5 * tol_px))
         dist = np.minimum(appeared, vanished)
         seed = change_mask(dist, judged, threshold=self.threshold, open_px=_odd(self.open_m / gsd), close_px=1)
         grown = grow_regions(seed, judged & (np.maximum(appeared, vanished) > self.threshold), reach_px=tol_px + 1)

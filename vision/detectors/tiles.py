@@ -215,7 +215,7 @@ class TileDetector:
                 try:
                     det = detection_from_contour(view, contour, category=category, score=score, detector=self.name,
                                                  details={"class": class_name, "tile_px": round(tile_px, 2),
-                                                          "area_tiles": round(float(stats[i, cv2.CC_STAT_AREA]) / tile_px ** 2, 2)})
+                                                          "area_tiles": round(float(stats[i, 4]) / tile_px ** 2, 2)})
                 except GeoreferenceError:
                     continue
                 if config.accepts(det.score, det.area_m2):
