@@ -360,7 +360,7 @@ def _urls(app, samples: dict) -> tuple[list[tuple[str, str | None]], list[str]]:
     urls += [(u, None) for u in extra]
     urls += [(u, "officer") for u in ("/", "/cases", "/cases?scope=squad", "/cases?status=all",
                                       "/exports/cases.csv?status=all")]
-    return urls, skipped
+    return list(dict.fromkeys(urls)), skipped
 
 
 EXPORTS = ("/exports/findings.csv?status=all", "/exports/findings.geojson?status=all",
@@ -391,6 +391,7 @@ def measure(app, samples: dict, runs: int, only: str | None = None) -> tuple[lis
     urls, skipped = _urls(app, samples)
     urls += [(u, None) for u in EXPORTS]
     urls.append((f"/exports/cases/{samples['case_id']}/evidence.zip", None))
+    urls = list(dict.fromkeys(urls))
     if only:
         urls = [(u, r) for u, r in urls if only in u]
     rows = []

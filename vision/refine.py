@@ -14,7 +14,9 @@ flat-ground model of :mod:`vision.georef`, with small corrections kept close to 
   is biased (e.g. a sensor's IMU not aligned with its lens).
 * **Observations**: for every tie point (a RANSAC-inlier feature match between two
   overlapping photos) the difference between its ground points projected from each photo,
-  east and north, divided by ``tie_sigma_m``. Relief (tree crowns, roofs) violates the flat
+  east and north, divided by ``tie_sigma_m`` and scaled by recorded over corrected height
+  (an angle, in effect: otherwise lowering every camera would shrink the scene and with it
+  every disagreement - the degenerate "collapse" of metric-space adjustments). Relief (tree crowns, roofs) violates the flat
   ground, so the robust ``soft_l1`` loss (``scipy.optimize.least_squares``) caps their pull.
 * **Priors** (regularisation toward the metadata, from a
   :class:`vision.error_model.PoseUncertainty`): each correction divided by its one-sigma;
@@ -26,7 +28,8 @@ flat-ground model of :mod:`vision.georef`, with small corrections kept close to 
   metres. Without tie points the solution stays at the metadata; a shift or rotation of the
   whole set (which tie points cannot see) is held by the priors.
 
-The fit minimises ``sum(loss(tie residuals)) + sum(prior residuals^2)``; the parameters are
+The fit minimises ``sum(loss(tie residuals)) + sum(prior residuals^2)`` with every
+correction bounded to ``max_sigma`` prior sigmas; the parameters are
 solved in units of their prior sigma (well conditioned) with a sparse Jacobian.
 """
 
@@ -181,7 +184,8 @@ def refine_poses(poses: Mapping[int, CameraPose], intrinsics: Mapping[int, Camer
                  matches: Sequence[PairMatch], *, times_s: Mapping[int, float] | None = None,
                  uncertainty: PoseUncertainty = CONSUMER_DRONE, boresight_sigma_deg: float | None = None,
                  tie_sigma_m: float = 0.5, max_ties_per_pair: int = 100, min_pairs: int = 2,
-                 min_ties_per_pair: int = 15, loss: str = "soft_l1", seed: int = 0) -> Refinement | None:
+                 min_ties_per_pair: int = 15, loss: str = "soft_l1", max_sigma: float = 5.0,
+                 seed: int = 0) -> Refinement | None:
     """Solve small pose corrections that make tie points agree on the ground (module docstring).
 
     Parameters
@@ -204,6 +208,8 @@ def refine_poses(poses: Mapping[int, CameraPose], intrinsics: Mapping[int, Camer
     min_pairs, min_ties_per_pair : int
         With fewer usable pairs (pairs with at least ``min_ties_per_pair`` tie points between
         two known photos) nothing is solved and None is returned.
+    max_sigma : float
+        Hard bound of every correction, in its prior sigmas (the refinement cannot drift away).
     loss : str
         ``least_squares`` loss of the tie residuals (``"soft_l1"``, ``"huber"``, ``"cauchy"``, ``"linear"``).
 
@@ -288,7 +294,9 @@ def refine_poses(poses: Mapping[int, CameraPose], intrinsics: Mapping[int, Camer
             r = np.einsum("mij,mj->mi", rot[idx], rays)
             down = np.maximum(-r[:, 2], 1e-3)
             out.append(cam[idx] + off[idx] + r[:, :2] * (h[idx] / down)[:, None])
-        return out[0] - out[1]
+        # in units of the recorded height: shrinking the scene must not shrink the residuals
+        shrink = (height[ia] + height[ib]) / (h[ia] + h[ib])
+        return (out[0] - out[1]) * shrink[:, None]
 
     def residuals(x):
         d = ground(x) / tie_sigma_m
@@ -325,8 +333,8 @@ def refine_poses(poses: Mapping[int, CameraPose], intrinsics: Mapping[int, Camer
 
     x0 = np.zeros(n_params)
     before = float(np.median(np.hypot(*ground(x0).T)))
-    fit = least_squares(residuals, x0, jac_sparsity=sparsity, loss=loss, f_scale=1.0,
-                        x_scale=1.0, method="trf", tr_solver="lsmr", max_nfev=200)
+    fit = least_squares(residuals, x0, jac_sparsity=sparsity, loss=loss, f_scale=1.0, bounds=(-max_sigma, max_sigma),
+                        x_scale=1.0, method="trf", tr_solver="lsmr", max_nfev=100)
     after = float(np.median(np.hypot(*ground(fit.x).T)))
     xp, shared, bore = unpack(fit.x)
     bore_deg = tuple(float(v) for v in np.degrees(bore))

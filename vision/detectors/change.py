@@ -206,7 +206,8 @@ class ChangeDetector:
                  min_contrast_gain: float = 6.0, rules: Sequence[ChangeRule] = DEFAULT_RULES,
                  report_vanished: bool = False, max_changed_fraction: float = 0.25, min_inliers: int = 30,
                  confirm: bool = True, min_confirmed_fraction: float = 0.3,
-                 max_unstable_fraction: float = 0.5) -> None:
+                 max_unstable_fraction: float = 0.5, structure_weight: float = 1.0,
+                 seed_appeared: bool = False) -> None:
         self.categories = merge_category_config(_DEFAULT_CATEGORIES, categories, detector=self.name)
         self.threshold = float(threshold)
         self.tolerance_m = float(tolerance_m)
@@ -224,6 +225,8 @@ class ChangeDetector:
         self.confirm = bool(confirm)
         self.min_confirmed_fraction = float(min_confirmed_fraction)
         self.max_unstable_fraction = float(max_unstable_fraction)
+        self.structure_weight = float(structure_weight)
+        self.seed_appeared = bool(seed_appeared)
 
     def detect(self, photo_image: PhotoImage, context: DetectionContext) -> list[Detection]:
         """Compare the photo with the first of its references that registers.
@@ -333,9 +336,11 @@ class ChangeDetector:
             unstable = valid & (elevated | ~consistent)
         tol_px = max(int(round(self.tolerance_m / gsd)), 1)
         appeared, vanished = one_way_distances(warped, current, judged, tolerance_px=tol_px,
-                                               blur_sigma_px=max(1.0, 0.5 * tol_px))
+                                               blur_sigma_px=max(1.0, 0.5 * tol_px),
+                                               structure_weight=self.structure_weight)
         dist = np.minimum(appeared, vanished)
-        seed = change_mask(dist, judged, threshold=self.threshold, open_px=_odd(self.open_m / gsd), close_px=1)
+        seed = change_mask(appeared if self.seed_appeared else dist, judged, threshold=self.threshold,
+                           open_px=_odd(self.open_m / gsd), close_px=1)
         grown = grow_regions(seed, judged & (np.maximum(appeared, vanished) > self.threshold), reach_px=tol_px + 1)
         mask = change_mask(grown.astype(np.float32), judged, threshold=0.0, open_px=1,
                            close_px=_odd(self.close_m / gsd))

@@ -12,7 +12,7 @@ import numpy as np
 from vision.detectors.base import PhotoView
 from vision.features import detect_features, estimate_homography, match_features
 
-__all__ = ["change_distance", "change_mask", "grow_regions", "lab", "one_way_distances", "refine_with_flow", "register_onto",
+__all__ = ["change_distance", "change_mask", "grow_regions", "lab", "local_contrast", "one_way_distances", "refine_with_flow", "register_onto",
            "vegetation_mask"]
 
 
@@ -142,7 +142,7 @@ def change_distance(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.nda
 
 def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.ndarray | None = None, *,
                       tolerance_px: int = 3, blur_sigma_px: float = 1.5, l_weight: float = 0.5,
-                      l_weight_lighter: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                      l_weight_lighter: float = 1.0, structure_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """How far each image's colour falls outside the other's within ``tolerance_px``, L*a*b* units.
 
     In L*a*b*, the earlier image's channel means and deviations are first matched to the
@@ -153,7 +153,11 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
     only ``appeared`` is. Lightness is weighted ``l_weight`` where the later image is darker
     (a shadow cast on the ground weighs less than a new object's colour) and
     ``l_weight_lighter`` where it is lighter (a white car on pale concrete differs in
-    lightness only). Other parameters as :func:`change_distance`.
+    lightness only). With ``structure_weight`` > 0 a fourth channel, the local contrast of
+    lightness (:func:`local_contrast` over the tolerance window), counts where one image has
+    more of it than anywhere within the tolerance in the other: the edges and windows of a
+    car on smooth pavement, a roof's outline on a bare field - structure that a colour shift
+    (season, exposure) does not make. Other parameters as :func:`change_distance`.
 
     Returns
     -------
@@ -175,20 +179,32 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
         after = cv2.GaussianBlur(after, (0, 0), blur_sigma_px)
     size = 2 * int(tolerance_px) + 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    weights = np.array([l_weight, 1.0, 1.0], np.float32)
+    weights = np.array([l_weight, 1.0, 1.0, structure_weight], np.float32)
+    if structure_weight > 0:
+        before = np.dstack([before, local_contrast(before[..., 0], size)])
+        after = np.dstack([after, local_contrast(after[..., 0], size)])
 
     def outside(x: np.ndarray, y: np.ndarray, later_first: bool) -> np.ndarray:
         lo, hi = cv2.erode(y, kernel), cv2.dilate(y, kernel)
         above, below = np.maximum(x - hi, 0.0), np.maximum(lo - x, 0.0)
-        d = (above + below) * weights
+        d = (above + below) * weights[:x.shape[2]]
         # lightness: the later image darker (a shadow) weighs l_weight, lighter weighs l_weight_lighter
         darker, lighter = (below[..., 0], above[..., 0]) if later_first else (above[..., 0], below[..., 0])
         d[..., 0] = darker * l_weight + lighter * l_weight_lighter
+        if x.shape[2] > 3:  # structure: only more of it than anywhere near in the other image
+            d[..., 3] = above[..., 3] * structure_weight
         out = np.sqrt(np.sum(d ** 2, axis=2)).astype(np.float32)
         out[~valid] = 0.0
         return out
 
     return outside(after, before, True), outside(before, after, False)
+
+
+def local_contrast(lightness: np.ndarray, size_px: int) -> np.ndarray:
+    """Standard deviation of ``lightness`` over a ``size_px`` square window (same units), float32."""
+    k = (max(int(size_px), 1),) * 2
+    m = cv2.blur(lightness, k)
+    return np.sqrt(np.maximum(cv2.blur(lightness * lightness, k) - m * m, 0.0)).astype(np.float32)
 
 
 def change_mask(distance: np.ndarray, valid: np.ndarray | None = None, *, threshold: float = 12.0,
