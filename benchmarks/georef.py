@@ -18,6 +18,17 @@ For each real photo set in ``../shared/data/photos``:
    (:func:`vision.georef.pixel_to_ground`) and the geodesic distance between the two ground
    points is its **disagreement**.
 
+5. **refinement, measured on held-out matches**: the tie-point refinement of
+   :mod:`vision.refine` (what ``place_photo_set(refine=True)`` does) is fitted on the
+   metadata poses with part of the matches and the disagreement is measured on the rest,
+   beside the metadata's on the same matches: (a) *half*: a random half of each pair's
+   matches fits, the other half measures; (b) *pairs*: 5-fold over pairs, each fold's pairs
+   held out entirely (their photos are placed only from the other pairs). Two variants:
+   per-photo corrections with the consumer-drone priors, and a set-wide boresight (camera
+   attitude bias, 10 degree prior) with per-photo attitude held at the metadata. Fit
+   residuals are never reported as the result. The time the refinement adds per photo is
+   ``place_photo_set`` with and without it.
+
 The error model (:mod:`vision.error_model`) predicts the disagreement of the same matched
 pixels from a-priori pose errors of a consumer drone (:data:`A_PRIORI`), and the attitude
 error that would explain the measured median (tilt and yaw scaled together) is reported as
@@ -50,23 +61,26 @@ from patrol.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from patrol.geodesy import LocalProjection, distance_m  # noqa: E402
 from patrol.demo import CAMERAS_BY_SET, GROUND_ELEVATION_BY_SET, PHOTO_SETS  # noqa: E402
 from patrol.settings import Settings  # noqa: E402
-from vision.calibration import ground_disagreement_m  # noqa: E402
-from vision.error_model import PoseUncertainty, disagreement_m  # noqa: E402
+from vision.calibration import PairMatch, ground_disagreement_m  # noqa: E402
+from vision.error_model import CONSUMER_DRONE, PoseUncertainty, disagreement_m  # noqa: E402
 from vision.errors import RegistrationError, VisionError  # noqa: E402
 from vision.features import detect_features, estimate_homography, match_features  # noqa: E402
 from vision.images import load_photo_image  # noqa: E402
 from vision.placement import place_photo_set  # noqa: E402
 from vision.reference import overlap_fraction  # noqa: E402
+from vision.refine import refine_poses  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
 
-#: A-priori one-sigma pose errors of a consumer drone photo: GNSS position 1.5 m per axis
-#: (DJI's horizontal hover accuracy with GPS, +-1.5 m) drifting with a 300 s correlation time
-#: (photos 7 s apart share 98% of it, the next line a minute later 82%), height 0.3 m
-#: (barometer over a minute), tilt 0.5 deg and yaw 1 deg (gimbal IMU and compass), and 1 m
-#: of height common to the set (the scene not at the take-off elevation).
-A_PRIORI = PoseUncertainty(position_m=1.5, position_tau_s=300.0, height_m=0.3, tilt_deg=0.5, yaw_deg=1.0,
-                           shared_height_m=1.0)
+#: A-priori one-sigma pose errors of a consumer drone photo (:data:`vision.error_model.CONSUMER_DRONE`).
+A_PRIORI = CONSUMER_DRONE
+
+#: Refinement variants measured: name -> keyword arguments of :func:`vision.refine.refine_poses`.
+VARIANTS = {
+    "per_photo": {},
+    "boresight": {"boresight_sigma_deg": 10.0,
+                  "uncertainty": PoseUncertainty(tilt_deg=0.01, yaw_deg=0.01)},
+}
 
 
 def _stats(d: np.ndarray) -> dict:
@@ -129,9 +143,17 @@ def bench_set(folder: Path, photo_set: str, utc_offset_h: float | None, *, min_o
                     images[p.id] = load_photo_image(settings.data_dir / p.stored_path)
                     features[p.id] = detect_features(images[p.id].pixels)
                 notes: list[str] = []
-                placements, errors = place_photo_set(
-                    photos, images, features, camera_model=CAMERAS_BY_SET.get(photo_set),
-                    ground_elevation_m=GROUND_ELEVATION_BY_SET.get(photo_set), note=notes.append)
+                kwargs = dict(camera_model=CAMERAS_BY_SET.get(photo_set),
+                              ground_elevation_m=GROUND_ELEVATION_BY_SET.get(photo_set))
+                t0 = time.perf_counter()
+                placements, errors = place_photo_set(photos, images, features, refine=False, note=notes.append,
+                                                     **kwargs)
+                t1 = time.perf_counter()
+                refined_notes: list[str] = []
+                place_photo_set(photos, images, features, refine=True, note=refined_notes.append, **kwargs)
+                t2 = time.perf_counter()
+                notes += [n for n in refined_notes if n not in notes]
+                out["refine_s_per_photo"] = round(((t2 - t1) - (t1 - t0)) / max(len(photos), 1), 2)
         finally:
             engine.dispose()
     out.update(photos=len(photos), placed=len(placements), notes=notes,
@@ -148,7 +170,7 @@ def bench_set(folder: Path, photo_set: str, utc_offset_h: float | None, *, min_o
     order = {p.id: i for i, p in enumerate(placed)}
     pairs_tried = pairs_ok = 0
     h_d, f_d, pred, tried_notes = [], [], [], []
-    pair_rows = []
+    pair_rows, ties = [], []
     for a, b in itertools.combinations(placed, 2):
         fa, fb = placements[a.id].footprint_wgs84, placements[b.id].footprint_wgs84
         if not fa.intersects(fb):
@@ -180,6 +202,9 @@ def bench_set(folder: Path, photo_set: str, utc_offset_h: float | None, *, min_o
         if finl is not None and finl.sum() >= 15:
             f_d.append((consecutive, ground_disagreement_m(pla.pose, pla.intrinsics, full(a.id, pa[finl]),
                                                            plb.pose, plb.intrinsics, full(b.id, pb[finl]))))
+        ties.append((consecutive, PairMatch(a.id, b.id, ua, ub),
+                     None if finl is None or finl.sum() < 15
+                     else PairMatch(a.id, b.id, full(a.id, pa[finl]), full(b.id, pb[finl]))))
         pair_rows.append({"a": a.original_name, "b": b.original_name, "consecutive": consecutive,
                           "seconds_apart": dt_s, "overlap": round(share, 2), "inliers": int(inl.sum()),
                           "median_m": round(float(np.median(d)), 2)})
@@ -213,8 +238,81 @@ def bench_set(folder: Path, photo_set: str, utc_offset_h: float | None, *, min_o
             "implied_attitude": None if k is None else {"tilt_deg": round(A_PRIORI.tilt_deg * k, 2),
                                                         "yaw_deg": round(A_PRIORI.yaw_deg * k, 2)},
         }
+    times = {p.id: p.taken_utc.timestamp() for p in placed if p.taken_utc is not None}
+    out["refined"] = {name: held_out(placements, ties, times, kw) for name, kw in VARIANTS.items()}
     say(f"{photo_set}: {pairs_ok}/{pairs_tried} pairs, median {out['all']['homography_inliers']['median_m']} m")
     return out
+
+
+def held_out(placements: dict, ties: list, times: dict, kwargs: dict, *, folds: int = 5, seed: int = 0) -> dict:
+    """Disagreement on held-out matches, metadata poses against refined ones (module docstring, step 5).
+
+    ``ties``: ``(consecutive, homography PairMatch, fundamental PairMatch or None)`` per pair.
+    Returns ``{"half": {group: {"raw": stats, "refined": stats}}, "pairs": {...}, "fit_seconds": s}``
+    with groups ``consecutive`` and ``all`` (and ``all_fundamental`` for the pair folds).
+    """
+    rng = np.random.default_rng(seed)
+    poses = {pid: pl.pose for pid, pl in placements.items()}
+    intr = {pid: pl.intrinsics for pid, pl in placements.items()}
+
+    def dis(use: dict, m: PairMatch) -> np.ndarray:
+        return ground_disagreement_m(use[m.key_a], intr[m.key_a], m.pts_a_px, use[m.key_b], intr[m.key_b], m.pts_b_px)
+
+    def summary(rows: list) -> dict:
+        out = {}
+        for group, keep in (("consecutive", lambda c: c), ("all", lambda c: True)):
+            chosen = [(r, f) for c, r, f in rows if keep(c)]
+            if chosen:
+                out[group] = {"raw": _stats(np.concatenate([r for r, _ in chosen])),
+                              "refined": _stats(np.concatenate([f for _, f in chosen]))}
+        return out
+
+    fit_s = []
+    # (a) half of each pair's matches
+    fit, test = [], []
+    for c, m, _ in ties:
+        perm = rng.permutation(len(m))
+        half = len(m) // 2
+        fit.append(PairMatch(m.key_a, m.key_b, m.pts_a_px[perm[:half]], m.pts_b_px[perm[:half]]))
+        test.append((c, PairMatch(m.key_a, m.key_b, m.pts_a_px[perm[half:]], m.pts_b_px[perm[half:]])))
+    t = time.perf_counter()
+    ref = refine_poses(poses, intr, fit, times_s=times, **kwargs)
+    fit_s.append(time.perf_counter() - t)
+    used = ref.poses if ref is not None else poses
+    half_rows = [(c, dis(poses, m), dis(used, m)) for c, m in test]
+    # (b) pairs held out, 5-fold
+    order = rng.permutation(len(ties))
+    pair_rows, f_rows = [], []
+    for k in range(folds):
+        held = set(order[k::folds].tolist())
+        t = time.perf_counter()
+        ref = refine_poses(poses, intr, [m for i, (_, m, _) in enumerate(ties) if i not in held], times_s=times,
+                           **kwargs)
+        fit_s.append(time.perf_counter() - t)
+        used = ref.poses if ref is not None else poses
+        for i in held:
+            c, m, fm = ties[i]
+            pair_rows.append((c, dis(poses, m), dis(used, m)))
+            if fm is not None:
+                f_rows.append((False, dis(poses, fm), dis(used, fm)))
+    pairs = summary(pair_rows)
+    if f_rows:
+        pairs["all_fundamental"] = summary([(True, r, f) for _, r, f in f_rows])["all"]
+    return {"half": summary(half_rows), "pairs": pairs, "fit_seconds": round(float(np.median(fit_s)), 1)}
+
+
+def _refined_table(results: list[dict]) -> str:
+    head = ("| photo set | variant | held out | pairs | matches | metadata median / p90 m | "
+            "refined median / p90 m |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in results:
+        for variant, v in r.get("refined", {}).items():
+            for split, label in (("half", "half of each pair's matches"), ("pairs", "whole pairs (5-fold)")):
+                for group, g in v[split].items():
+                    lines.append(f"| {r['set']} | {variant} | {label} | {group.replace('_', ' ')} | "
+                                 f"{g['raw']['matches']} | {g['raw']['median_m']} / {g['raw']['p90_m']} | "
+                                 f"{g['refined']['median_m']} / {g['refined']['p90_m']} |")
+    return "\n".join(lines)
 
 
 def _table(results: list[dict]) -> str:
@@ -274,6 +372,12 @@ def main(argv: list[str] | None = None) -> int:
     print("Georeferencing: disagreement between neighbouring photos on the ground "
           f"(pairs with footprint overlap >= {args.min_overlap:.0%})\n")
     print(_table(results))
+    print("\nTie-point refinement (vision.refine), disagreement on held-out matches (never the fitted ones):\n")
+    print(_refined_table(results))
+    for r in results:
+        if "refine_s_per_photo" in r:
+            print(f"  {r['set']}: refinement adds {r['refine_s_per_photo']} s per photo to place_photo_set "
+                  f"(matching overlapping pairs and solving)")
     for r in results:
         for n in r.get("notes", []):
             print(f"  note: {n}")

@@ -18,6 +18,12 @@ Rules, in order (each choice is recorded on the :class:`Placement`):
   (``yaw_source="course"``: the image top assumed to face the direction of travel).
 * **Turned images**: photos whose pixels face away from their recorded yaw by 180 degrees
   (:func:`vision.calibration.find_flipped_photos`) get yaw + 180, recorded as a correction.
+* **Tie-point refinement** (``refine=True``, the default): overlapping photos of the set are
+  matched and small pose corrections (position, height, yaw, tilt; regularised toward the
+  metadata by the error model's priors) solved so the tie points agree on the ground
+  (:func:`vision.refine.refine_poses`). Each corrected photo records the correction; with
+  too few tie points (fewer than two matched pairs) or a fit that does not improve the
+  agreement, the metadata pose is kept and the set note says so.
 """
 
 from __future__ import annotations
@@ -30,13 +36,15 @@ from shapely.geometry import Polygon
 
 from vision.calibration import PairMatch, estimate_ground_elevation, find_flipped_photos
 from vision.cameras import intrinsics_for
+from vision.error_model import CONSUMER_DRONE, PoseUncertainty
 from vision.errors import GeoreferenceError, RegistrationError, VisionError
 from vision.features import Features, estimate_homography, match_features
 from vision.georef import CameraIntrinsics, CameraPose, footprint
 from vision.images import PhotoImage
-from vision.reference import course_deg
+from vision.reference import course_deg, overlap_fraction
+from vision.refine import refine_poses
 
-__all__ = ["Placement", "intrinsics_for_photo", "match_neighbours", "place_photo_set"]
+__all__ = ["Placement", "intrinsics_for_photo", "match_neighbours", "match_overlapping", "place_photo_set"]
 
 
 @dataclass(frozen=True)
@@ -99,14 +107,72 @@ def match_neighbours(photos: Sequence, images: Mapping[int, PhotoImage], feature
     for a, b in zip(photos, photos[1:]):
         if a.id not in features or b.id not in features:
             continue
-        pa, pb = match_features(features[a.id], features[b.id])
-        try:
-            _, inliers = estimate_homography(pa, pb, min_inliers=min_inliers, what=f"{_name(a)} and {_name(b)}")
-        except RegistrationError:
+        m = _match_pair(a, b, images, features, min_inliers)
+        if m is not None:
+            out.append(m)
+    return out
+
+
+def _match_pair(a, b, images, features, min_inliers: int) -> PairMatch | None:
+    pa, pb = match_features(features[a.id], features[b.id])
+    try:
+        _, inliers = estimate_homography(pa, pb, min_inliers=min_inliers, what=f"{_name(a)} and {_name(b)}")
+    except RegistrationError:
+        return None
+    ua, va = images[a.id].to_full(pa[inliers, 0], pa[inliers, 1])
+    ub, vb = images[b.id].to_full(pb[inliers, 0], pb[inliers, 1])
+    return PairMatch(a.id, b.id, np.column_stack([ua, va]), np.column_stack([ub, vb]))
+
+
+def match_overlapping(photos: Sequence, footprints: Mapping[int, Polygon], images: Mapping[int, PhotoImage],
+                      features: Mapping[int, Features], *, min_overlap: float = 0.2, max_partners: int = 6,
+                      known: Sequence[PairMatch] = (), min_inliers: int = 25) -> list[PairMatch]:
+    """RANSAC-inlier matches between photos whose footprints overlap (tie points).
+
+    Parameters
+    ----------
+    photos : sequence of Photo
+    footprints : mapping photo id -> WGS84 Polygon
+        Preliminary footprints (photos without one are left out).
+    images, features : mapping photo id -> PhotoImage / Features
+    min_overlap : float
+        Smallest shared area, as a share (0-1) of either footprint.
+    max_partners : int
+        Each photo is matched with at most this many others, the best-overlapping first.
+    known : sequence of PairMatch
+        Pairs matched already (reused, not matched again).
+
+    Returns
+    -------
+    list of PairMatch
+        Points in stored-image pixels; pairs that do not register are skipped.
+    """
+    have = {frozenset((m.key_a, m.key_b)): m for m in known}
+    placed = [p for p in photos if p.id in footprints and p.id in features]
+    candidates = []
+    for i, a in enumerate(placed):
+        for b in placed[i + 1:]:
+            fa, fb = footprints[a.id], footprints[b.id]
+            if not fa.intersects(fb):
+                continue
+            share = max(overlap_fraction(fa, fb), overlap_fraction(fb, fa))
+            if share >= min_overlap:
+                candidates.append((share, a, b))
+    candidates.sort(key=lambda t: -t[0])
+    partners: dict[int, int] = {}
+    out: list[PairMatch] = []
+    for _, a, b in candidates:
+        key = frozenset((a.id, b.id))
+        if key in have:
+            out.append(have[key])
             continue
-        ua, va = images[a.id].to_full(pa[inliers, 0], pa[inliers, 1])
-        ub, vb = images[b.id].to_full(pb[inliers, 0], pb[inliers, 1])
-        out.append(PairMatch(a.id, b.id, np.column_stack([ua, va]), np.column_stack([ub, vb])))
+        if partners.get(a.id, 0) >= max_partners or partners.get(b.id, 0) >= max_partners:
+            continue
+        m = _match_pair(a, b, images, features, min_inliers)
+        if m is not None:
+            out.append(m)
+            partners[a.id] = partners.get(a.id, 0) + 1
+            partners[b.id] = partners.get(b.id, 0) + 1
     return out
 
 
@@ -133,7 +199,8 @@ def _attitude(photo, course: float | None) -> tuple[float, float, float, str, li
 
 def place_photo_set(photos: Sequence, images: Mapping[int, PhotoImage], features: Mapping[int, Features], *,
                     camera_model: str | None = None, ground_elevation_m: float | None = None,
-                    check_turned: bool = True,
+                    check_turned: bool = True, refine: bool = True,
+                    uncertainty: PoseUncertainty = CONSUMER_DRONE, boresight_sigma_deg: float | None = None,
                     note: Callable[[str], None] | None = None) -> tuple[dict[int, Placement], dict[int, str]]:
     """Place the photos of one set and flight (time-ordered) on the ground.
 
@@ -150,6 +217,12 @@ def place_photo_set(photos: Sequence, images: Mapping[int, PhotoImage], features
         ``alt_rel_m``; estimated from the overlapping photos when None.
     check_turned : bool
         Look for images turned 180 degrees from their yaw.
+    refine : bool
+        Refine the poses from tie points between overlapping photos (module docstring).
+    uncertainty : PoseUncertainty
+        Priors of the refinement (one-sigma errors of the recorded poses).
+    boresight_sigma_deg : float, optional
+        Also solve a set-wide camera-frame attitude bias with this prior (degrees).
     note : callable, optional
         Receives one line per set-level finding (estimated elevation, turned photos).
 
@@ -210,12 +283,16 @@ def place_photo_set(photos: Sequence, images: Mapping[int, PhotoImage], features
         if turned:
             say(f"{photos[0].photo_set}: {len(turned)} photo(s) turned 180 deg from their recorded yaw "
                 "(image motion contradicts it): " + ", ".join(str(i) for i in sorted(turned)))
+    notes_by_id = {pid: list(prelim[pid][2]) for pid in poses}
+    for pid in turned:
+        poses[pid] = replace(poses[pid], yaw_deg=(poses[pid].yaw_deg + 180.0) % 360.0)
+        notes_by_id[pid].append("yaw + 180: the image is turned from its recorded yaw (checked against its neighbours)")
+    if refine and len(poses) >= 2:
+        poses = _refine(photos, poses, intr, images, features, matches, uncertainty, boresight_sigma_deg,
+                        notes_by_id, say)
     out: dict[int, Placement] = {}
     for pid, pose in poses.items():
-        notes = list(prelim[pid][2])
-        if pid in turned:
-            pose = replace(pose, yaw_deg=(pose.yaw_deg + 180.0) % 360.0)
-            notes.append("yaw + 180: the image is turned from its recorded yaw (checked against its neighbours)")
+        notes = notes_by_id[pid]
         try:
             fp = footprint(pose, intr[pid])
         except GeoreferenceError as err:
@@ -224,3 +301,34 @@ def place_photo_set(photos: Sequence, images: Mapping[int, PhotoImage], features
         h, source, g = heights[pid]
         out[pid] = Placement(pid, pose, intr[pid], fp, source, prelim[pid][1], g, tuple(notes))
     return out, errors
+
+
+def _refine(photos, poses, intr, images, features, matches, uncertainty, boresight_sigma_deg, notes_by_id, say):
+    """Tie-point refinement of a placed set (see :func:`place_photo_set`); the poses to use."""
+    label = photos[0].photo_set if photos else "photo set"
+    footprints = {}
+    for pid, pose in poses.items():
+        try:
+            footprints[pid] = footprint(pose, intr[pid])
+        except GeoreferenceError:
+            continue
+    ties = match_overlapping([p for p in photos if p.id in poses], footprints, images, features,
+                             known=[m for m in matches if m.key_a in poses and m.key_b in poses])
+    times = {p.id: p.taken_utc.timestamp() for p in photos if p.id in poses and p.taken_utc is not None}
+    result = refine_poses(poses, intr, ties, times_s=times, uncertainty=uncertainty,
+                          boresight_sigma_deg=boresight_sigma_deg)
+    if result is None:
+        say(f"{label}: poses not refined ({len(ties)} overlapping pair(s) matched, need 2): metadata kept")
+        return poses
+    if not result.fit_median_after_m < result.fit_median_before_m:
+        say(f"{label}: tie-point refinement did not improve the agreement "
+            f"({result.fit_median_before_m:.2f} -> {result.fit_median_after_m:.2f} m): metadata kept")
+        return poses
+    why = (f"tie-point refinement ({result.tie_points} tie points, {result.pairs} overlapping pairs; "
+           f"fitted disagreement median {result.fit_median_before_m:.2f} -> {result.fit_median_after_m:.2f} m)")
+    for pid, corr in result.corrections.items():
+        if corr != type(corr)():
+            notes_by_id[pid].append(f"{corr.describe()}: {why}")
+    say(f"{label}: poses refined from {why}; set height {result.shared_height_m:+.2f} m"
+        + (", boresight {:+.2f}/{:+.2f}/{:+.2f} deg".format(*result.boresight_deg) if boresight_sigma_deg else ""))
+    return dict(result.poses)

@@ -183,7 +183,7 @@ def corrected_pose(pose: CameraPose, corr: PoseCorrection) -> CameraPose:
 def refine_poses(poses: Mapping[int, CameraPose], intrinsics: Mapping[int, CameraIntrinsics],
                  matches: Sequence[PairMatch], *, times_s: Mapping[int, float] | None = None,
                  uncertainty: PoseUncertainty = CONSUMER_DRONE, boresight_sigma_deg: float | None = None,
-                 tie_sigma_m: float = 0.5, max_ties_per_pair: int = 100, min_pairs: int = 2,
+                 tie_sigma_m: float = 0.5, max_ties_per_pair: int = 40, min_pairs: int = 2,
                  min_ties_per_pair: int = 15, loss: str = "soft_l1", max_sigma: float = 5.0,
                  seed: int = 0) -> Refinement | None:
     """Solve small pose corrections that make tie points agree on the ground (module docstring).

@@ -71,6 +71,7 @@ __all__ = [
     "decide_extension",
     "dispatch_case",
     "file_case",
+    "finding_snapshot",
     "handle_case",
     "link_recurrences",
     "may_act_on",
@@ -417,6 +418,14 @@ def _iso(t: dt.datetime | None) -> str | None:
 
 
 # ------------------------------------------------------------------ report (上报)
+def finding_snapshot(finding: Finding) -> dict[str, Any]:
+    """What a drone case's report event keeps of its finding (``data["finding"]``): ``id``,
+    detector ``category``, ``score`` (0-1) and ``seen_count`` at reporting time; the console
+    renders it as the case's description in the viewer's language (:mod:`web.case_text`)."""
+    return {"id": finding.id, "category": finding.category,
+            "score": round(float(finding.score), 4), "seen_count": int(finding.seen_count)}
+
+
 def new_case_code(session: Session, now: dt.datetime) -> str:
     """The next case code of the UTC day of ``now``: ``C-YYYYMMDD-NNNN`` (1-based).
 
@@ -478,7 +487,8 @@ def report_case(session: Session, user: User | None, *, subclass: str, lat_deg: 
     event = _record(session, case, user, "report", "reported", now, note,
                     {"category": sub.code, "source": source,
                      "squad": squad.name if squad else None,
-                     "finding_id": finding.id if finding else None})
+                     "finding_id": finding.id if finding else None,
+                     **({"finding": finding_snapshot(finding)} if finding else {})})
     if photos:
         _attach(session, case, user, photos, "report", event, now)
     return case
@@ -525,11 +535,9 @@ def open_case_from_finding(session: Session, finding: Finding, user: User, *,
                                   label=finding.category))
     finding.status = "confirmed"
     finding.reviewed_at = now
-    description = (f"drone finding #{finding.id} ({finding.category}, score "
-                   f"{finding.score:.2f}, seen {finding.seen_count} time(s))")
     case = report_case(session, user, subclass=sub.code, lat_deg=finding.lat_deg,
-                       lon_deg=finding.lon_deg, description=description, note=note,
-                       source="drone", finding=finding, now=now, rules=rules)
+                       lon_deg=finding.lon_deg, note=note, source="drone", finding=finding,
+                       now=now, rules=rules)
     session.add(AuditEvent(at=now, user_id=user.id, action="finding.confirm",
                            target_type="finding", target_id=finding.id, note=note,
                            data={"case_id": case.id, "case_code": case.code,
@@ -807,7 +815,8 @@ def reopen_case(session: Session, case: Case, user: User | None, *, note: str,
     rules = rules or current_rules()
     step = _transition(case, "reopen")
     _check_actor(case, user, "reopen", step.roles)
-    _check_note(case, "reopen", note)
+    if user is not None or not (data or {}).get("finding_id"):
+        _check_note(case, "reopen", note)
     case.closed_at = case.handled_at = case.verified_at = None
     case.reopen_count = (case.reopen_count or 0) + 1
     _start_clock(case, now, rules)
@@ -834,7 +843,7 @@ def link_recurrences(session: Session, now: dt.datetime | None = None, *,
 
     Run after vision has merged new detections into findings (``last_seen_utc`` moves on
     when a finding is seen again). Each case is reopened by the system
-    (:func:`reopen_case`, event note naming the sighting); nothing is committed.
+    (:func:`reopen_case`; the event's data names the sighting, no note); nothing is committed.
 
     Parameters
     ----------
@@ -859,12 +868,9 @@ def link_recurrences(session: Session, now: dt.datetime | None = None, *,
     done = []
     for case, finding in rows:
         closed_at = case.closed_at
-        note = (f"seen again by the drone at {finding.last_seen_utc:%Y-%m-%d %H:%M} UTC "
-                f"(finding #{finding.id}, seen {finding.seen_count} time(s)) after closing "
-                f"at {closed_at:%Y-%m-%d %H:%M} UTC")
-        reopen_case(session, case, None, note=note, now=now, rules=rules,
+        reopen_case(session, case, None, note="", now=now, rules=rules,
                     data={"finding_id": finding.id, "last_seen": _iso(finding.last_seen_utc),
-                          "seen_count": finding.seen_count})
+                          "seen_count": finding.seen_count, "closed_at": _iso(closed_at)})
         done.append(Recurrence(case_id=case.id, case_code=case.code, finding_id=finding.id,
                                last_seen_utc=finding.last_seen_utc, closed_at=closed_at,
                                deadline_utc=case.deadline_utc))

@@ -37,6 +37,7 @@ from flight_logs.models import Flight, Photo, Vehicle
 from patrol.db import utcnow
 from vision.models import Detection, Finding, PhotoGeoref
 from web import cases as wf
+from web.case_text import case_description, event_note
 from web.models import AuditEvent, Case, CaseAttachment, CaseEvent, Grid, Squad, User
 from web.models_reflight import Reflight
 
@@ -198,7 +199,8 @@ def case_records(session: Session, stmt: sa.Select, *,
     """One dict per row of :func:`cases_statement` (keys :data:`CASE_COLUMNS`).
 
     ``overdue`` as :func:`web.cases.overdue` at ``now``; ``closed_on_time``: closed by the
-    deadline (None while not closed or without a deadline).
+    deadline (None while not closed or without a deadline). ``description``: what the reporter
+    wrote (empty for a drone case, whose finding is ``finding_id``).
     """
     now = now or utcnow()
     for c, squad, grid, officer in session.execute(stmt.execution_options(yield_per=BATCH)):
@@ -400,11 +402,12 @@ def evidence_manifest(session: Session, case: Case) -> tuple[dict[str, Any], lis
                  "event_id": a.event_id}
         files.append((entry["file"], a.stored_path))
         attachments.append(entry)
+    events = list(session.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                  .order_by(CaseEvent.at, CaseEvent.id)))
     history = [{"id": e.id, "at": _iso(e.at), "user": who(e.user_id), "action": e.action,
-                "from_status": e.from_status, "to_status": e.to_status, "note": e.note,
+                "from_status": e.from_status, "to_status": e.to_status, "note": event_note(e),
                 "data": e.data}
-               for e in session.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case.id)
-                                        .order_by(CaseEvent.at, CaseEvent.id))]
+               for e in events]
     targets = [sa.and_(AuditEvent.target_type == "case", AuditEvent.target_id == case.id)]
     if finding is not None:
         targets.append(sa.and_(AuditEvent.target_type == "finding",
@@ -422,7 +425,7 @@ def evidence_manifest(session: Session, case: Case) -> tuple[dict[str, Any], lis
                  "category": case.category, "category_name_zh": case.category_name_zh,
                  "category_name_en": case.category_name_en, "class_code": case.class_code,
                  "class_name_zh": case.class_name_zh, "address": case.address,
-                 "description": case.description,
+                 "description": case_description(case, events),
                  "squad": None if squad is None else squad.name,
                  "grid": None if grid is None else grid.code,
                  "officer": who(case.officer_id),

@@ -259,10 +259,10 @@ def request_reflight(session: Session, case: Case, user: User, *, data_dir: str 
     reflight = Reflight(case_id=case.id, route_id=route.id, mode=mode, alt_rel_m=float(alt_rel_m),
                         requested_by=user.id, requested_at=now, note=note)
     session.add(reflight)
-    text = f"re-flight requested: route {route.id} ({mode}, {alt_rel_m:g} m)"
     session.add(CaseEvent(case_id=case.id, user_id=user.id, action="reflight",
                           from_status=case.status, to_status=case.status, at=now,
-                          note=f"{text}. {note}".strip() if note.strip() else text))
+                          note=note.strip(), data={"route_id": route.id, "mode": mode,
+                                                   "alt_rel_m": float(alt_rel_m)}))
     session.flush()
     session.add(AuditEvent(at=now, user_id=user.id, action="case.reflight", target_type="case",
                            target_id=case.id, note=note,

@@ -41,7 +41,7 @@ def test_analyse_a_photo_set(session, data_root, photo_rows):
     georefs = session.scalars(sa.select(PhotoGeoref)).all()
     assert len(georefs) == 18 and all(g.analysed_at is not None for g in georefs)
     assert {g.height_source for g in georefs} == {"alt_rel"}
-    assert sum(bool(g.corrections) for g in georefs) == 6
+    assert sum(any("yaw + 180" in c for c in g.corrections) for g in georefs) == 6
 
     detections = session.scalars(sa.select(Detection)).all()
     assert len(detections) == report.detections

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from patrol.geodesy import WGS84
 from vision.calibration import estimate_ground_elevation, ground_disagreement_m
 from vision.georef import CameraPose
 from vision.placement import match_neighbours
@@ -98,7 +99,39 @@ def test_unplaceable_photos_are_reported(placed_sets, photo_rows):
 
 
 def test_pose_keeps_the_recorded_attitude(placed_sets):
+    from vision.placement import place_photo_set
+
     placed = placed_sets(BRIGHTON)
     row = next(r for r in placed["rows"] if r.original_name == "DJI_0018.JPG")
-    pose = placed["placements"][row.id].pose
-    assert pose == CameraPose(row.lat_deg, row.lon_deg, 39.8, 45.0, -89.9, 0.0)
+    unrefined, _ = place_photo_set(placed["rows"], placed["images"], placed["features"], refine=False,
+                                   check_turned=False)
+    assert unrefined[row.id].pose == CameraPose(row.lat_deg, row.lon_deg, 39.8, 45.0, -89.9, 0.0)
+    assert not unrefined[row.id].corrections
+
+
+def test_dji_poses_are_refined_from_tie_points_and_stay_near_the_metadata(placed_sets):
+    """Refinement (on by default) corrects every photo by a little, says so, and the set's
+    footprints still contain their cameras' recorded positions."""
+    placed = placed_sets(BRIGHTON)
+    assert any("poses refined" in n for n in placed["notes"])
+    for r in placed["rows"]:
+        pl = placed["placements"][r.id]
+        refined = [c for c in pl.corrections if "tie-point refinement" in c]
+        assert len(refined) == 1, pl.corrections
+        moved = float(WGS84.inv(r.lon_deg, r.lat_deg, pl.pose.lon_deg, pl.pose.lat_deg)[2])
+        assert moved < 1.5 * 5 * 2 ** 0.5  # the hard bound: 5 sigma per axis
+        assert abs(pl.pose.height_agl_m - r.alt_rel_m) < 0.3 * 5 + 1.0 * 5
+    d = _disagreement(placed)  # consecutive pairs, partly the fitted tie points: a sanity bound only
+    assert float(np.median(d)) < 0.5
+
+
+def test_refinement_falls_back_to_the_metadata_without_tie_points(placed_sets, photo_rows):
+    from vision.placement import place_photo_set
+
+    placed = placed_sets(BRIGHTON)
+    rows = [r for r in placed["rows"] if r.original_name in ("DJI_0018.JPG", "DJI_0030.JPG")]
+    notes: list[str] = []
+    placements, errors = place_photo_set(rows, placed["images"], placed["features"], note=notes.append)
+    assert not errors and set(placements) == {r.id for r in rows}
+    assert any("not refined" in n and "metadata kept" in n for n in notes)
+    assert not any("tie-point" in c for pl in placements.values() for c in pl.corrections)

@@ -490,6 +490,7 @@ def test_link_recurrences_reopens_cases_seen_again(session, world):
     assert link_recurrences(session, now=WED_0830 + dt.timedelta(hours=3), rules=RULES) == []
 
     finding = session.get(Finding, world.findings["danghu"])
+    case_closed_at = case.closed_at.astimezone(UTC)
     finding.last_seen_utc = case.closed_at + dt.timedelta(days=1)
     finding.seen_count += 1
     session.get(Finding, world.findings["zhongdai"]).last_seen_utc = NOW + dt.timedelta(days=3)
@@ -504,8 +505,10 @@ def test_link_recurrences_reopens_cases_seen_again(session, world):
     assert (case.status, case.reopen_count, case.dispatched_at) == ("dispatched", 1, now)
     event = case.events[-1]
     assert (event.action, event.user_id, event.from_status) == ("reopen", None, "closed")
-    assert "seen again by the drone" in event.note and f"finding #{finding.id}" in event.note
+    assert event.note == "", "the system writes data, rendered in the viewer's language"
     assert event.data["finding_id"] == finding.id
+    assert event.data["seen_count"] == finding.seen_count
+    assert event.data["closed_at"] == case_closed_at.isoformat()
     assert session.get(Case, other.id).status == "filed", "only closed cases reopen"
     assert link_recurrences(session, now=now, rules=RULES) == [], "each sighting once"
 

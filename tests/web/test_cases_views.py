@@ -241,7 +241,11 @@ def test_reopened_case_shows_the_new_sighting(client, auth, world, session):
     session.commit()
     auth.login("officer")
     page = _text(client.get(f"/cases/{case.id}"))
-    assert "seen again by the drone" in page and "system" in page
+    assert "Seen again by the drone at 2026-05-08 01:00 UTC" in page and "system" in page
+    assert f"Drone finding #{world.findings['danghu']}" in page, "description rendered from data"
+    chinese = _text(client.get(f"/cases/{case.id}", headers={"Accept-Language": "zh-CN"}))
+    assert "无人机于 2026-05-08 01:00 UTC 再次发现" in chinese
+    assert f"无人机线索 #{world.findings['danghu']}" in chinese
     assert 'data-action="handle"' in page
 
 

@@ -98,7 +98,8 @@ def test_request_makes_a_one_photo_route(case_id, session_factory, settings):
         assert (reflight.case_id, reflight.mode, reflight.alt_rel_m) == (case_id, "waypoint", 35.0)
         event = s.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case_id)).one()
         assert event.from_status == event.to_status == case.status
-        assert f"route {route_id}" in event.note and "is it gone?" in event.note
+        assert event.note == "is it gone?", "the person's note; the request itself is data"
+        assert event.data == {"route_id": route_id, "mode": "waypoint", "alt_rel_m": 35.0}
         audit = s.scalars(sa.select(AuditEvent).where(AuditEvent.action == "case.reflight")).one()
         assert audit.data["route_id"] == route_id
 
@@ -195,6 +196,9 @@ def test_request_from_the_case_page_then_before_and_after(case_id, client, auth,
     assert world.evidence_path in page, "before: the finding's evidence crop"
     assert 'id="after-waiting"' in page and 'id="after-image"' not in page
     assert f"/planning/routes/{route.id}" in page
+    assert f"Re-flight requested: route {route.id} (waypoint, 30 m)" in page, "history, in English"
+    chinese = client.get(f"/cases/{case_id}", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert f"已申请复飞：航线 {route.id}（单航点，30 米）" in chinese
 
     # the re-flight is flown and its photo archived (GENERATED row)
     with session_factory.begin() as s:

@@ -54,7 +54,7 @@ import numpy as np
 from vision.detectors.base import (CategoryConfig, Detection, DetectionContext, PhotoView,
                                    detection_from_contour, merge_category_config, register)
 from vision.detectors.change_maps import (change_mask, grow_regions, lab, one_way_distances, refine_with_flow,
-                                          register_onto, vegetation_mask)
+                                          register_onto, snap_to_segments, vegetation_mask)
 from vision.errors import RegistrationError, VisionError
 from vision.images import PhotoImage
 
@@ -207,7 +207,8 @@ class ChangeDetector:
                  report_vanished: bool = False, max_changed_fraction: float = 0.25, min_inliers: int = 30,
                  confirm: bool = True, min_confirmed_fraction: float = 0.3,
                  max_unstable_fraction: float = 0.5, structure_weight: float = 1.0,
-                 seed_appeared: bool = False) -> None:
+                 seed_appeared: bool = False, segment_scale_m2: float = 50.0, min_segment_m2: float = 2.0,
+                 min_segment_fraction: float = 0.5, contrast_rule: str = "gain") -> None:
         self.categories = merge_category_config(_DEFAULT_CATEGORIES, categories, detector=self.name)
         self.threshold = float(threshold)
         self.tolerance_m = float(tolerance_m)
@@ -227,6 +228,12 @@ class ChangeDetector:
         self.max_unstable_fraction = float(max_unstable_fraction)
         self.structure_weight = float(structure_weight)
         self.seed_appeared = bool(seed_appeared)
+        self.segment_scale_m2 = float(segment_scale_m2)
+        self.min_segment_m2 = float(min_segment_m2)
+        self.min_segment_fraction = float(min_segment_fraction)
+        if contrast_rule not in ("gain", "object"):
+            raise ValueError(f"contrast_rule must be 'gain' or 'object', got {contrast_rule!r}")
+        self.contrast_rule = contrast_rule
 
     def detect(self, photo_image: PhotoImage, context: DetectionContext) -> list[Detection]:
         """Compare the photo with the first of its references that registers.
@@ -390,13 +397,18 @@ class ChangeDetector:
             return ChangeResult(empty, (), np.zeros((height, width), np.float32), 0.0)
         warped, judged, unstable, dist, mask = self._candidates(warped, current, gsd, valid)
         changed = int(np.count_nonzero(mask)) / n_valid
+        candidates = mask
+        if self.segment_scale_m2 > 0 and mask.any():
+            mask = snap_to_segments(mask, current, judged, k_px=self.segment_scale_m2 / gsd ** 2,
+                                    min_size_px=max(int(round(self.min_segment_m2 / gsd ** 2)), 4),
+                                    min_fraction=self.min_segment_fraction)
         enabled = [c.min_area_m2 for c in self.categories.values() if c.enabled]
         if not enabled:
             return ChangeResult(empty, (), dist, changed, judged, mask)
         min_px = 0.5 * min(enabled) / gsd ** 2
         lab_now, lab_ref = lab(current), lab(warped)
         green_now, green_ref = vegetation_mask(current), vegetation_mask(warped)
-        ring_px = _odd(1.0 / gsd)
+        ring_px = max(_odd(2.0 / gsd), 5)  # a ring ~1 m wide, past the boundary pixel (mixed colours)
         reach_px = _odd(2 * self.occlusion_m / gsd)
         pad = reach_px
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -423,13 +435,21 @@ class ChangeDetector:
                 rejected.append((box, "unstable surroundings"))
                 continue
             grown = cv2.dilate(region.astype(np.uint8), np.ones((ring_px, ring_px), np.uint8)) > 0
-            ring = grown & ~region & valid[win]
+            edge = cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            ring = grown & ~edge & valid[win]
             if not ring.any():
                 rejected.append((box, "no ring"))
                 continue
-            gain = _contrast(lab_now[win], region, ring) - _contrast(lab_ref[win], region, ring)
-            if abs(gain) < self.min_contrast_gain or (gain < 0 and not self.report_vanished):
-                rejected.append((box, f"contrast gain {gain:.1f}"))
+            c_now, c_ref = _contrast(lab_now[win], region, ring), _contrast(lab_ref[win], region, ring)
+            gain = c_now - c_ref
+            if self.contrast_rule == "gain":
+                appeared = gain >= self.min_contrast_gain
+                vanished = -gain >= self.min_contrast_gain
+            else:  # "object": an object now (whatever was there before), or an object before and not now
+                appeared = c_now >= self.min_contrast_gain
+                vanished = not appeared and c_ref >= self.min_contrast_gain
+            if not appeared and not (vanished and self.report_vanished):
+                rejected.append((box, f"contrast now {c_now:.1f} before {c_ref:.1f}"))
                 continue
             contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             contour = max(contours, key=cv2.contourArea) + np.array([x0, y0])
@@ -448,6 +468,6 @@ class ChangeDetector:
                 rejected.append((box, f"{category} settings (score {score:.2f}, area {area_m2:.1f} m2)"))
                 continue
             regions.append(ChangeRegion(contour, category, score, area_m2, mean_dist, gain, rectangularity,
-                                        elongation, "appeared" if gain >= 0 else "vanished"))
+                                        elongation, "appeared" if appeared else "vanished"))
             kept[win][region] = 255
-        return ChangeResult(kept, tuple(regions), dist, changed, judged, mask, tuple(rejected))
+        return ChangeResult(kept, tuple(regions), dist, changed, judged, candidates, tuple(rejected))

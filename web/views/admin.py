@@ -31,6 +31,7 @@ from web.models import ROLES, AuditEvent, Case, Grid, Squad, User
 from web.pagination import paginate
 from web.places import (delete_grid, import_grids, import_squads, polygon_from_text,
                         polygon_from_upload, save_grid, save_squad)
+from web.views.mapview import site_choice
 
 __all__ = ["bp", "map_config", "posted_polygon"]
 
@@ -148,8 +149,9 @@ def posted_polygon(form: PolygonForm, where: str, *, required: bool = True
     return polygon_from_text(text, where, crs=form.crs.data or "wgs84")
 
 
-def _feature(geometry: dict[str, Any], kind: str, label: str = "") -> dict[str, Any]:
-    return {"type": "Feature", "properties": {"kind": kind, "label": label}, "geometry": geometry}
+def _feature(geometry: dict[str, Any], kind: str, label: str = "", **properties: Any) -> dict[str, Any]:
+    return {"type": "Feature", "properties": {"kind": kind, "label": label, **properties},
+            "geometry": geometry}
 
 
 def _form_errors(form: FlaskForm) -> str:
@@ -319,8 +321,10 @@ def squads():
     case_counts = dict(session.execute(
         sa.select(Case.squad_id, sa.func.count()).where(Case.status != "closed")
         .group_by(Case.squad_id)).all())
-    features = [_feature(s.jurisdiction, "jurisdiction", s.name) for s in rows]
+    features = [_feature(s.jurisdiction, "jurisdiction", s.name, site=s.site) for s in rows]
+    sites, site = site_choice(request.args.get("site"))
     return render_template("admin/squads.html", squads=rows, grid_counts=grid_counts,
+                           sites=sites, site=site,
                            officer_counts=officer_counts, case_counts=case_counts,
                            context=display(features), map_config=map_config(),
                            import_form=ImportForm())

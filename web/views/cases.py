@@ -27,6 +27,7 @@ from vision.models import Detection, Finding
 from web import cases as wf
 from web.auth import role_required
 from web.case_evidence import StoredPhoto, store_case_photo
+from web.case_text import case_description, event_note
 from web.case_forms import (MAX_PHOTOS, AssignSquadForm, DispatchForm, ExtensionDecisionForm,
                             ExtensionRequestForm, FileCaseForm, NewCaseForm, NoteForm,
                             PhotoNoteForm, RequiredNoteForm, TaxonomyUploadForm, TransitionForm)
@@ -320,7 +321,8 @@ def detail(case_id: int):
         can_decide_extension=reviewer and pending is not None,
         extension_unit=("days" if case.time_unit == "working_days" else "hours"),
         clock_statuses=CLOCK_STATUSES, action_labels=ACTION_LABELS, format_clock=format_clock,
-        local_time=local_time)
+        local_time=local_time, description=case_description(case, history),
+        event_note=event_note)
 
 
 @bp.post("/<int:case_id>/file")

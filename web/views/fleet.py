@@ -27,7 +27,7 @@ from web.database import console, get_session
 from web.fleet_stats import BY, fleet_statistics
 from web.fleet_stream import StreamOptions, fleet_events
 from web.geojson import DISPLAY_CRS
-from web.views.mapview import map_layers
+from web.views.mapview import map_layers, site_choice
 
 bp = Blueprint("fleet", __name__)
 
@@ -54,7 +54,8 @@ def live():
     """The live fleet map, with jurisdictions, grids, patrol areas and routes as layers."""
     settings = console().settings
     layers = {k: v for k, v in map_layers().items() if k in ("squads", "grids", "areas", "routes")}
-    return render_template("fleet/live.html", stream_url=url_for("fleet.stream"),
+    sites, site = site_choice(request.args.get("site"))
+    return render_template("fleet/live.html", stream_url=url_for("fleet.stream"), sites=sites, site=site,
                            squads_url=url_for("api.squads"), layers=layers,
                            basemap_url=settings.basemap_url or "",
                            display_crs=settings.basemap_crs if settings.basemap_url else "wgs84")

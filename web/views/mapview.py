@@ -41,6 +41,23 @@ def map_labels() -> dict[str, dict[str, str]]:
             "statuses": {key: str(label) for key, label in STATUS_LABELS.items()}}
 
 
+def site_choice(requested: str | None = None) -> tuple[list[str], str]:
+    """The sites with patrol areas or squads (sorted) and the one a map opens on: ``requested``
+    when it is one of them, else the site with the most patrol areas (then squads); ``""``
+    when there is none. Sites lie on different continents, so a map fitted to all of them
+    shows the world: the map pages (/map, the fleet map, the admin squads map) fit one."""
+    session = get_session()
+
+    def per_site(model) -> dict[str, int]:
+        return dict(session.execute(sa.select(model.site, sa.func.count()).group_by(model.site)).all())
+
+    areas, squads = per_site(PatrolArea), per_site(Squad)
+    sites = sorted(set(areas) | set(squads))
+    site = requested if requested in sites else max(
+        sites, key=lambda s: (areas.get(s, 0), squads.get(s, 0)), default="")
+    return sites, site
+
+
 @bp.get("/map")
 def index():
     """The Leaflet map page; its layers load from the ``/api/*.geojson`` endpoints.
@@ -48,15 +65,7 @@ def index():
     The view opens on ``?site=`` or else the site with the most patrol areas (then squads) (sites lie on
     different continents, so "all sites" is a world view).
     """
-    session = get_session()
-    def per_site(model) -> dict[str, int]:
-        return dict(session.execute(sa.select(model.site, sa.func.count()).group_by(model.site)).all())
-
-    areas, squads = per_site(PatrolArea), per_site(Squad)
-    sites = sorted(set(areas) | set(squads))
-    site = request.args.get("site")
-    if site not in sites:
-        site = max(sites, key=lambda s: (areas.get(s, 0), squads.get(s, 0)), default="")
+    sites, site = site_choice(request.args.get("site"))
     settings = console().settings
     return render_template(
         "map.html", sites=sites, site=site, layers=map_layers(), labels=map_labels(),

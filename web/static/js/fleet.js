@@ -30,6 +30,8 @@
   var countEl = document.getElementById('fleet-count');
   var alarmsEl = document.getElementById('fleet-alarms');
   var fitted = false;
+  var siteSelect = document.getElementById('site-select');
+  var siteLayers = [];
 
   var crsQuery = cfg.crs && cfg.crs !== 'wgs84' ? '?crs=' + encodeURIComponent(cfg.crs) : '';
   var endpoints = cfg.layers ? JSON.parse(cfg.layers) : { squads: cfg.squadsUrl };
@@ -46,11 +48,32 @@
       if (!r) { return; }
       control.add(r.kind, r.layer, PL.LABELS[r.kind], { color: PL.SWATCH[r.kind], count: r.count,
         on: r.kind === 'squads' || r.kind === 'grids' });
-      if (r.kind === 'squads' && !fitted && r.layer.getBounds().isValid()) {
-        map.fitBounds(r.layer.getBounds(), { maxZoom: 15 });
-      }
+      if (r.kind === 'squads' || r.kind === 'areas') { siteLayers.push(r.layer); }
     });
+    if (!fitted) { fitSite(siteSelect ? siteSelect.value : ''); }
   });
+
+  // the squads and patrol areas of the chosen site (all of them: a world view across sites)
+  function fitSite(site) {
+    var bounds = L.latLngBounds([]);
+    siteLayers.forEach(function (layer) {
+      layer.eachLayer(function (l) {
+        var p = l.feature && l.feature.properties;
+        if (site && (!p || p.site !== site)) { return; }
+        bounds.extend(l.getLatLng ? l.getLatLng() : l.getBounds());
+      });
+    });
+    if (bounds.isValid()) { map.fitBounds(bounds, { maxZoom: 15 }); }
+  }
+  if (siteSelect) {
+    siteSelect.addEventListener('change', function () {
+      fitted = true;
+      fitSite(siteSelect.value);
+      var url = new URL(window.location.href);
+      if (siteSelect.value) { url.searchParams.set('site', siteSelect.value); } else { url.searchParams.delete('site'); }
+      window.history.replaceState(null, '', url);
+    });
+  }
 
   function label(v) { return v.name || v.vehicle_name || v.key; }
 

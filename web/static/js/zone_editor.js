@@ -2,7 +2,9 @@
  * draw, edit, drag or remove polygons with Leaflet-Geoman; what is drawn is written as GeoJSON
  * into the form's hidden field (data-input) on every change. Context layers (data-context:
  * a FeatureCollection with properties.kind, properties.label) are shown but not editable.
- * Read-only maps (data-readonly) only show. State for tests: element.patrolZone. */
+ * Read-only maps (data-readonly) only show. data-site-select: the id of a site <select>; the
+ * map then fits the context features of that site (properties.site; all when none chosen or
+ * none there) and follows the select. State for tests: element.patrolZone. */
 (function () {
   'use strict';
   var _ = window.PatrolI18n ? window.PatrolI18n.gettext : function (s) { return s; };
@@ -91,8 +93,29 @@
     }
     write();
 
-    var bounds = edited.getLayers().length ? edited.getBounds() : context.getBounds();
-    if (bounds.isValid()) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 19 }); }
+    function siteBounds(site) {
+      var b = L.latLngBounds([]);
+      context.eachLayer(function (layer) {
+        var p = layer.feature && layer.feature.properties;
+        if (p && p.site === site) { b.extend(layer.getLatLng ? layer.getLatLng() : layer.getBounds()); }
+      });
+      return b;
+    }
+    function fit(site) {
+      var b = site ? siteBounds(site) : L.latLngBounds([]);
+      if (!b.isValid()) { b = edited.getLayers().length ? edited.getBounds() : context.getBounds(); }
+      if (b.isValid()) { map.fitBounds(b, { padding: [20, 20], maxZoom: 19 }); }
+    }
+    var siteSelect = el.dataset.siteSelect ? document.getElementById(el.dataset.siteSelect) : null;
+    fit(siteSelect && !edited.getLayers().length ? siteSelect.value : '');
+    if (siteSelect) {
+      siteSelect.addEventListener('change', function () {
+        fit(siteSelect.value);
+        var url = new URL(window.location.href);
+        if (siteSelect.value) { url.searchParams.set('site', siteSelect.value); } else { url.searchParams.delete('site'); }
+        window.history.replaceState(null, '', url);
+      });
+    }
     state.ready = true;
     el.dataset.ready = 'true';
   }
