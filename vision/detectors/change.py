@@ -207,7 +207,7 @@ class ChangeDetector:
                  report_vanished: bool = False, max_changed_fraction: float = 0.25, min_inliers: int = 30,
                  confirm: bool = True, min_confirmed_fraction: float = 0.3,
                  max_unstable_fraction: float = 0.5, structure_weight: float = 1.0,
-                 seed_appeared: bool = False, segment_scale_m2: float = 50.0, min_segment_m2: float = 2.0,
+                 seed_appeared: bool = False, segment_scale_m2: float = 0.0, min_segment_m2: float = 2.0,
                  min_segment_fraction: float = 0.5, contrast_rule: str = "gain") -> None:
         self.categories = merge_category_config(_DEFAULT_CATEGORIES, categories, detector=self.name)
         self.threshold = float(threshold)
