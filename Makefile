@@ -40,6 +40,8 @@ bench: $(TSTAMP)
 	$(PY) benchmarks/coverage.py
 	$(PY) benchmarks/telemetry.py
 	$(PY) benchmarks/georef.py
+	$(PY) benchmarks/change_levir.py
+	$(PY) benchmarks/revisit.py
 	$(PY) benchmarks/vision_speed.py
 	$(PY) benchmarks/web.py
 

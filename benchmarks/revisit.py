@@ -123,6 +123,7 @@ def bench_views(photo_set: str, n_photos: int, views: dict, *, objects: int, see
     for k, (cur, refs) in enumerate(pairs):
         name = cur.photo.original_name
         usable = [p for p in patches if p.source.photo not in {name, *(r.photo.original_name for r in refs)}]
+        plans = []
         try:
             ref, warped, valid = None, None, None
             for r in refs:
@@ -143,7 +144,13 @@ def bench_views(photo_set: str, n_photos: int, views: dict, *, objects: int, see
                                   cur.footprint_wgs84, None)
             used, result, _ = detector.changes(generated, refs)
         except VisionError as err:
+            # the generated photo could not be compared: its objects count as missed
             problems.append(f"{name}: {err}")
+            if plans:
+                rows.append({"photo": name, "reference": None,
+                             "objects": [f"{p.patch.source.kind} from {p.patch.source.photo}" for p in plans],
+                             "pastes": len(plans), "found": 0, "recall": 0.0, "flagged": 0, "false_regions": 0,
+                             "changed_fraction": None, "problem": str(err)})
             continue
         score = score_revisit(result.mask, truth)
         if inspect is not None:

@@ -42,9 +42,12 @@ def _line(label: str, s: dict) -> str:
 @click.option("--gsd-m", type=float, default=None,
               help="Ground sample distance of the images, metres per pixel. Default: FOLDER/gsd.json "
                    "({\"gsd_m\": ...}) when present, else 0.5 (LEVIR-CD).")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="A change-detector option (JSON value), e.g. --option threshold=12; repeatable. "
+                   "Default: the patrol defaults with max_parallax_m=0 (orthoimages).")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @click.option("--per-pair", is_flag=True, help="With --json, include each pair's scores.")
-def change(folder: Path, gsd_m: float | None, as_json: bool, per_pair: bool) -> None:
+def change(folder: Path, gsd_m: float | None, options: tuple[str, ...], as_json: bool, per_pair: bool) -> None:
     """Pixel and region precision/recall/F1 of the change detector and the plain baseline.
 
     FOLDER holds A/ (before), B/ (after) and label/ (255 = change), matched by file name;
@@ -53,7 +56,8 @@ def change(folder: Path, gsd_m: float | None, as_json: bool, per_pair: bool) -> 
     detector's; "baseline" holds the baseline's from the same run.
     """
     from patrol.errors import PatrolError
-    from vision.change_eval import evaluate_change_folder
+    from vision.change_eval import ORTHO_OPTIONS, evaluate_change_folder
+    from vision.detectors import get_detector
 
     source = "option"
     if gsd_m is None:
@@ -63,12 +67,22 @@ def change(folder: Path, gsd_m: float | None, as_json: bool, per_pair: bool) -> 
         gsd_m, source = LEVIR_GSD_M, "default (LEVIR-CD 0.5 m/px)"
     if not gsd_m > 0:
         raise click.BadParameter(f"must be positive, got {gsd_m}", param_hint="--gsd-m")
+    config = dict(ORTHO_OPTIONS)
+    for item in options:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--option")
+        try:
+            config[key] = json.loads(value)
+        except json.JSONDecodeError:
+            config[key] = value
     try:
-        report = evaluate_change_folder(folder, gsd_m=gsd_m)
-    except PatrolError as err:
+        detector = get_detector("change", **config)
+        report = evaluate_change_folder(folder, gsd_m=gsd_m, detector=detector)
+    except (PatrolError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     out = report.as_dict()
-    out["gsd_m"], out["gsd_source"], out["folder"] = gsd_m, source, str(folder)
+    out["gsd_m"], out["gsd_source"], out["folder"], out["detector_options"] = gsd_m, source, str(folder), config
     if not per_pair:
         out.pop("per_pair")
     if as_json:
@@ -78,6 +92,8 @@ def change(folder: Path, gsd_m: float | None, as_json: bool, per_pair: bool) -> 
     for who in ("ours", "baseline"):
         click.echo(_line(f"{who} pixel", out[who]["pixel"]))
         click.echo(_line(f"{who} region", out[who]["region"]))
+    for category, s in out["ours_by_category"].items():
+        click.echo(_line(f"  {category[:14]}", s["region"]))
     for s in out["skipped"]:
         click.echo(f"  skipped {s['name']}: {s['reason']}")
     for e in out["errors"]:

@@ -14,22 +14,22 @@ pixels) around whole objects seen in the set's photos - parked cars, picnic tabl
 rocks, a portable toilet block, a shelter (Brighton Beach, DJI FC300S); cars and pickups
 (Garfield Park, Parrot Sequoia). The boxes were chosen by eye on the photos. Garfield's
 benches and shelter were tried and dropped: GrabCut keeps their pale concrete pads, so the
-"object" pasted was mostly a patch of pavement. Inside a box the object is
-separated from its background by GrabCut (Rother et al. 2004, ``cv2.grabCut`` initialised
-with the box and its central part as sure foreground), the largest foreground component is kept with its holes filled, and its edge
-is feathered (Gaussian, ``feather_px``) into an alpha matte. The object keeps the shadow
-GrabCut puts with it.
+"object" pasted was mostly a patch of pavement. Inside a box the object is separated from
+its background by GrabCut (Rother et al. 2004, ``cv2.grabCut`` initialised with the box and
+its central part as sure foreground), the largest foreground component is kept with its
+holes filled, and its edge is feathered (Gaussian, ``feather_px``) into an alpha matte. The
+object keeps the shadow GrabCut puts with it.
 
 How objects are placed (:func:`plan_pastes`): scaled by the ratio of the source's and the
 target's GSD (so a car stays ~4.5 m long), turned by up to ``max_turn_deg`` (keeping shadows
-roughly on the sun's side), centred on a random pixel (``numpy.random.default_rng(seed)``) of
-the **ground** inside the common area of the two photos: at least ``margin_m`` inside the
+roughly on the sun's side), centred on a random pixel (``numpy.random.default_rng(seed)``)
+of the **ground** inside the common area of the two photos: at least ``margin_m`` inside the
 registered reference's footprint, on **open ground** (:func:`ground_mask`: where the two
 photos agree as rigid flat ground does - small, forward-backward consistent optical flow
 after the ground homography - over most of a 6 m square; not on crowns, stands of trees,
 roofs or the ground next to crowns that one pass cannot see; objects are not parked in a
-forest, and the detector does not judge such places either), and ``gap_m`` apart from each other. Pasting
-blends with the alpha matte; the ground truth is the matte above 0.5.
+forest, and the detector does not judge such places either), and ``gap_m`` apart from each
+other. Pasting blends with the alpha matte; the ground truth is the matte above 0.5.
 
 Scoring (:func:`score_revisit`) uses the evaluation contract of :mod:`vision.evaluation`: a
 paste is found when more than 30% of it is flagged; a flagged region is false when less than

@@ -5,41 +5,63 @@ given in metres on the ground and turned into pixels by the photo's GSD:
 
 1. **Register** the reference onto the current photo: SIFT matches, ratio test, RANSAC
    homography (:func:`~vision.detectors.change_maps.register_onto`). The homography is exact
-   for the ground plane only.
-2. **Parallax**: dense optical flow (DIS) between the current photo and the warped reference
-   measures what the plane leaves; pixels displaced by more than ``max_parallax_m`` stand off
-   the ground (tree crowns, roofs) and are not judged, the rest of the reference is resampled
-   along the flow (:func:`~vision.detectors.change_maps.refine_with_flow`).
-3. **Normalise illumination and difference**: in L*a*b*, the reference's channel means and
-   deviations are matched to the current photo's over the common area; after a Gaussian
-   blur a pixel's change is how far its colour falls outside the range of the other image's
-   colours within ``tolerance_m`` (both ways, the smaller kept), lightness weighted 0.5
-   against chroma so that shadows weigh less (:func:`~vision.detectors.change_maps.change_distance`).
-4. **Threshold** at ``threshold`` (L*a*b* units), **opening** of ``open_m`` and **closing**
-   of ``close_m``; the common area's edge (``border_m``) is left out.
-5. **Regions** (8-connected) are kept only when:
-   the current pixels are not mostly green vegetation (``max_vegetation_fraction``, excess
-   green; moved, grown or swaying foliage is no patrol category); they are not ground that
-   a tree crown hid from the other viewpoint (reference mostly vegetation within
-   ``occlusion_m`` of elevated pixels); and the region stands out from a 1 m ring around it
-   by ``min_contrast_gain`` more now than it did before (an object appeared) - otherwise
-   it is texture reshuffled (leaves, grass) or, with a negative gain, something that left
-   (reported only with ``report_vanished``).
+   for one plane only.
+2. **Parallax** (:func:`~vision.detectors.change_maps.refine_with_flow`): dense optical flow
+   (DIS) both ways between the current photo and the warped reference. The reference is
+   resampled along the *median* flow over a ``2 occlusion_m`` window (the surroundings'
+   residual parallax; a new object cannot drag it along). Pixels whose own flow is
+   forward-backward consistent and differs from the median by more than ``max_parallax_m``
+   stand off their surroundings (crowns, roofs) and are not judged; pixels without a
+   consistent flow are **unstable** (leaves, bare branches, ground a crown hides from one
+   viewpoint, and new content).
+3. **Difference** (:func:`~vision.detectors.change_maps.one_way_distances`): in L*a*b*, the
+   reference's channel means and deviations matched to the current photo's, both blurred
+   (sigma half the tolerance); a pixel's change is the distance from its colour to the
+   nearest colour of the other image within ``tolerance_m`` - lightness weighted 0.5 where
+   the later image is darker (shadows), 1 where it is lighter - plus a structure channel
+   (local contrast of lightness, ``structure_weight``) counted where one image has more of
+   it than the other anywhere within the tolerance. Computed both ways.
+4. **Threshold** the smaller of the two ways at ``threshold`` (L*a*b* units), opening of
+   ``open_m``, then grow the seeds into pixels where either way is over the threshold
+   (hysteresis, :func:`~vision.detectors.change_maps.grow_regions`: the rim of a new object
+   lies within the tolerance of its old surroundings one way only), closing of ``close_m``;
+   the common area's edge (``border_m``) is left out. Optionally (``segment_scale_m2`` > 0)
+   the mask is redrawn along the current photo's own colour segments
+   (:func:`~vision.detectors.change_maps.snap_to_segments`).
+5. **Regions** (8-connected) are kept only when: the current pixels are not mostly green
+   vegetation (``max_vegetation_fraction``; excess green with a hue below 130 deg, so painted
+   blue-green objects are not vegetation); the ground 1-3 m around them is not mostly
+   unstable (``max_unstable_fraction``: crowns and their occlusion shadows); and they stand
+   out from a ring around them (``contrast_rule``: ``"gain"`` - by ``min_contrast_gain``
+   more now than before, an object appeared; ``"object"`` - by ``min_contrast_gain`` now,
+   whatever was there; otherwise texture reshuffled, or with the contrast gone, something
+   that left, reported only with ``report_vanished``).
 6. **Category** by ground size and shape, the first :data:`DEFAULT_RULES` entry that fits:
    a compact car-sized rectangle -> ``illegal_parking``; a large rectangular block ->
    ``illegal_structure``; a large irregular patch -> ``construction_waste``; anything smaller
    -> ``exposed_garbage``. Candidates for a supervisor, not verdicts.
+7. **Confirm** (``confirm``): when the photo has a second reference that registers, a region
+   it sees must be a change candidate against it too (``min_confirmed_fraction``).
+
+:meth:`ChangeDetector.compare` is the image-pair entry point (steps 2-6 on two registered
+images and a GSD, no georeference): the evaluation on LEVIR-CD style folders calls it with
+the flow step off (:data:`vision.change_eval.ORTHO_OPTIONS`), :meth:`ChangeDetector.detect`
+after registering the photo's references.
 
 Score: ``0.5 + 0.5 (mean distance / threshold - 1)`` clipped to 0-1: a region just over the
 threshold scores 0.5, one at twice the threshold 1.
 
-What it misses or confuses: objects smaller than ``tolerance_m`` plus the opening; objects
-the colour of what they cover (grey rubble on asphalt); anything under or next to tree crowns
-(not judged); anything taller than ~2 m seen from far-apart viewpoints (its parallax marks it
-as elevated, so a new shed can be missed); green objects (a green tarpaulin reads as
-vegetation); ground outside the reference's footprint; cloud and low-sun shadows that
-moved between passes can pass as dark new objects; cars that drove off are "vanished", and a
-car parked where another stood looks unchanged.
+What it misses or confuses (measured in docs/BENCHMARKS.md): objects whose colour and
+structure match what they cover (a white car on sun-bleached concrete, grey stones on
+asphalt, a black car in shadow); anything under, on or within ~3 m of tree crowns (not
+judged or dropped as unstable surroundings); green painted objects partly read as
+vegetation; anything taller than ~2 m seen from far-apart viewpoints (its parallax marks it
+as elevated, so a new shed can be missed, and a tall existing one can show as a change);
+ground outside the reference's footprint; people and cars that moved between the passes are
+real changes but no patrol problem; cars that drove off are "vanished", and a car parked
+where another stood looks unchanged. Categories by shape are rough (a car with its shadow is
+often ``construction_waste``). On satellite pairs years apart (LEVIR-CD) new roads, lawns and
+driveways are flagged beside the new buildings.
 """
 
 from __future__ import annotations
@@ -128,6 +150,8 @@ class ChangeResult:
         255 over the threshold after morphology (before the region tests).
     rejected : tuple of ((x, y, w, h), reason)
         Candidate regions dropped by a region test, with the test's name (for review and tuning).
+    common_px : int
+        Pixels of the common area (after the border margin).
     """
 
     mask: np.ndarray
@@ -137,10 +161,16 @@ class ChangeResult:
     judged: np.ndarray | None = None
     candidates: np.ndarray | None = None
     rejected: tuple[tuple[tuple[int, int, int, int], str], ...] = ()
+    common_px: int = 0
+
+    @property
+    def flagged_fraction(self) -> float:
+        """Share (0-1) of the common area covered by the kept regions."""
+        return float(np.count_nonzero(self.mask)) / self.common_px if self.common_px else 0.0
 
 
 _DEFAULT_CATEGORIES = {
-    "exposed_garbage": CategoryConfig(min_area_m2=0.5, max_area_m2=2000.0),
+    "exposed_garbage": CategoryConfig(min_area_m2=1.0, max_area_m2=2000.0),
     "construction_waste": CategoryConfig(min_area_m2=8.0, max_area_m2=2000.0),
     "illegal_structure": CategoryConfig(min_area_m2=20.0, max_area_m2=2000.0),
     "illegal_parking": CategoryConfig(min_area_m2=5.0, max_area_m2=16.0),
@@ -166,7 +196,7 @@ class ChangeDetector:
     categories : mapping, optional
         Per-category :class:`CategoryConfig` overrides, e.g. ``{"exposed_garbage": {"min_area_m2": 1.0}}``.
     threshold : float
-        L*a*b* distance above which a pixel has changed (default 12).
+        L*a*b* distance above which a pixel has changed (default 10).
     tolerance_m : float
         Misregistration tolerated by the difference, metres (default 0.4).
     open_m, close_m : float
@@ -181,14 +211,15 @@ class ChangeDetector:
     max_vegetation_fraction : float
         Regions more vegetation than this (0-1) are dropped (default 0.5).
     min_contrast_gain : float
-        Smallest gain in contrast against the surroundings, L*a*b* units (default 6).
+        Smallest contrast (``contrast_rule="object"``) or gain in contrast (``"gain"``) against
+        the surroundings, L*a*b* units (default 6).
     rules : sequence of ChangeRule
         Size/shape -> category, first match wins (default :data:`DEFAULT_RULES`).
     report_vanished : bool
         Also report things that were there before and are gone (default False).
     max_changed_fraction : float
-        More changed area than this share of the common area means registration or exposure
-        failed: raise rather than flood the review queue (default 0.25).
+        Change regions covering more than this share of the common area mean registration or
+        exposure failed: :meth:`detect` raises rather than flood the review queue (default 0.25).
     min_inliers : int
         RANSAC inliers needed to register a reference (default 30).
     confirm : bool
@@ -196,11 +227,22 @@ class ChangeDetector:
     min_confirmed_fraction : float
         Share (0-1) of a region that must be a change candidate against the second reference
         too (default 0.3, the evaluation's overlap rule).
+    max_unstable_fraction : float
+        Regions whose surroundings (1-3 m) are more unstable than this are dropped (default 0.5).
+    structure_weight : float
+        Weight of the local-contrast channel in the difference (default 1; 0 turns it off).
+    seed_appeared : bool
+        Seed regions from the later image's one-way distance only (default False: both ways).
+    segment_scale_m2, min_segment_m2, min_segment_fraction : float
+        Segment snapping (step 4): Felzenszwalb scale and smallest segment, square metres, and
+        the share of a segment that must be candidate change (default 0 = off, 2, 0.5).
+    contrast_rule : str
+        ``"gain"`` (default) or ``"object"`` (step 5).
     """
 
     name = "change"
 
-    def __init__(self, *, categories: Mapping[str, Any] | None = None, threshold: float = 12.0,
+    def __init__(self, *, categories: Mapping[str, Any] | None = None, threshold: float = 10.0,
                  tolerance_m: float = 0.4, open_m: float = 0.25, close_m: float = 0.6, border_m: float = 1.0,
                  max_parallax_m: float = 1.5, occlusion_m: float = 3.0, max_vegetation_fraction: float = 0.5,
                  min_contrast_gain: float = 6.0, rules: Sequence[ChangeRule] = DEFAULT_RULES,
@@ -312,10 +354,11 @@ class ChangeDetector:
         return result
 
     def _detections(self, view: PhotoView, ref: PhotoView, result: ChangeResult, inliers: int) -> list[Detection]:
-        if result.changed_fraction > self.max_changed_fraction:
+        if result.flagged_fraction > self.max_changed_fraction:
             raise VisionError(
-                f"photo {view.photo_id} against reference {ref.photo_id}: {result.changed_fraction:.0%} of the "
-                f"common area changed (limit {self.max_changed_fraction:.0%}); registration or exposure is off")
+                f"photo {view.photo_id} against reference {ref.photo_id}: change regions cover "
+                f"{result.flagged_fraction:.0%} of the common area (limit {self.max_changed_fraction:.0%}); "
+                "registration or exposure is off")
         out: list[Detection] = []
         for region in result.regions:
             det = detection_from_contour(
@@ -404,7 +447,7 @@ class ChangeDetector:
                                     min_fraction=self.min_segment_fraction)
         enabled = [c.min_area_m2 for c in self.categories.values() if c.enabled]
         if not enabled:
-            return ChangeResult(empty, (), dist, changed, judged, mask)
+            return ChangeResult(empty, (), dist, changed, judged, mask, (), n_valid)
         min_px = 0.5 * min(enabled) / gsd ** 2
         lab_now, lab_ref = lab(current), lab(warped)
         green_now, green_ref = vegetation_mask(current), vegetation_mask(warped)
@@ -470,4 +513,4 @@ class ChangeDetector:
             regions.append(ChangeRegion(contour, category, score, area_m2, mean_dist, gain, rectangularity,
                                         elongation, "appeared" if appeared else "vanished"))
             kept[win][region] = 255
-        return ChangeResult(kept, tuple(regions), dist, changed, judged, candidates, tuple(rejected))
+        return ChangeResult(kept, tuple(regions), dist, changed, judged, candidates, tuple(rejected), n_valid)

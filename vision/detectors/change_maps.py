@@ -12,8 +12,8 @@ import numpy as np
 from vision.detectors.base import PhotoView
 from vision.features import detect_features, estimate_homography, match_features
 
-__all__ = ["change_distance", "change_mask", "grow_regions", "lab", "local_contrast", "one_way_distances", "refine_with_flow", "register_onto",
-           "snap_to_segments", "vegetation_mask"]
+__all__ = ["change_distance", "change_mask", "grow_regions", "lab", "local_contrast", "one_way_distances",
+           "refine_with_flow", "register_onto", "snap_to_segments", "vegetation_mask"]
 
 
 def register_onto(reference: PhotoView, current: PhotoView, *, min_inliers: int = 30) -> tuple[np.ndarray, np.ndarray, int]:
@@ -124,7 +124,7 @@ def change_distance(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.nda
     valid : ndarray (H, W) bool, optional
         Where both have pixels (default everywhere).
     tolerance_px : int
-        Spatial tolerance radius, pixels (min/max filter of size ``2 r + 1``).
+        Spatial tolerance radius, pixels.
     blur_sigma_px : float
         Gaussian blur before differencing, pixels.
     l_weight : float
@@ -146,11 +146,13 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
     """How far each image's colour falls outside the other's within ``tolerance_px``, L*a*b* units.
 
     In L*a*b*, the earlier image's channel means and deviations are first matched to the
-    later one's over ``valid``; both are blurred; then ``appeared`` is how far the later
-    colour lies outside the per-channel range (min/max filter) of the earlier image's
-    colours within the tolerance disc, and ``vanished`` the same the other way. Inside a
-    new object both are large; on its rim (within the tolerance of the old surroundings)
-    only ``appeared`` is. Lightness is weighted ``l_weight`` where the later image is darker
+    later one's over ``valid``; both are blurred; then ``appeared`` is the distance from the
+    later colour to the **nearest** colour of the earlier image within the tolerance disc
+    (shifts on a grid of about half the radius, which the blur makes enough), and
+    ``vanished`` the same the other way. Whole colours are matched, not per-channel ranges:
+    a white car with dark windows is not "within range" of grey pavement with white paint
+    lines. Inside a new object both are large; on its rim (within the tolerance of the old
+    surroundings) only ``appeared`` is. Lightness is weighted ``l_weight`` where the later image is darker
     (a shadow cast on the ground weighs less than a new object's colour) and
     ``l_weight_lighter`` where it is lighter (a white car on pale concrete differs in
     lightness only). With ``structure_weight`` > 0 a fourth channel, the local contrast of
@@ -178,22 +180,29 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
         before = cv2.GaussianBlur(before, (0, 0), blur_sigma_px)
         after = cv2.GaussianBlur(after, (0, 0), blur_sigma_px)
     size = 2 * int(tolerance_px) + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    weights = np.array([l_weight, 1.0, 1.0, structure_weight], np.float32)
     if structure_weight > 0:
         before = np.dstack([before, local_contrast(before[..., 0], size)])
         after = np.dstack([after, local_contrast(after[..., 0], size)])
 
+    r = int(tolerance_px)
+    step = max(1, (r + 1) // 2)
+    offsets = sorted({0, r, -r} | {k * step for k in range(-r // step, r // step + 1)})
+    shifts = [(dy, dx) for dy in offsets for dx in offsets if dy * dy + dx * dx <= r * r]
+    height, width = valid.shape
+
     def outside(x: np.ndarray, y: np.ndarray, later_first: bool) -> np.ndarray:
-        lo, hi = cv2.erode(y, kernel), cv2.dilate(y, kernel)
-        above, below = np.maximum(x - hi, 0.0), np.maximum(lo - x, 0.0)
-        d = (above + below) * weights[:x.shape[2]]
-        # lightness: the later image darker (a shadow) weighs l_weight, lighter weighs l_weight_lighter
-        darker, lighter = (below[..., 0], above[..., 0]) if later_first else (above[..., 0], below[..., 0])
-        d[..., 0] = darker * l_weight + lighter * l_weight_lighter
-        if x.shape[2] > 3:  # structure: only more of it than anywhere near in the other image
-            d[..., 3] = above[..., 3] * structure_weight
-        out = np.sqrt(np.sum(d ** 2, axis=2)).astype(np.float32)
+        # smallest weighted distance from x's colour to y's colours within the tolerance disc
+        ypad = cv2.copyMakeBorder(y, r, r, r, r, cv2.BORDER_REPLICATE) if r > 0 else y
+        best = np.full((height, width), np.inf, np.float32)
+        w_lighter, w_darker = (l_weight_lighter, l_weight) if later_first else (l_weight, l_weight_lighter)
+        for dy, dx in shifts:
+            d = x - ypad[r + dy:r + dy + height, r + dx:r + dx + width]
+            dl = d[..., 0]
+            d2 = (np.where(dl > 0, dl * w_lighter, dl * w_darker) ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)
+            if x.shape[2] > 3:  # structure: only more of it here than there
+                d2 += (np.maximum(d[..., 3], 0.0) * structure_weight) ** 2
+            np.minimum(best, d2, out=best)
+        out = np.sqrt(best)
         out[~valid] = 0.0
         return out
 

@@ -1,0 +1,106 @@
+"""LEVIR-CD benchmark: the change detector against the plain baseline of issue #5, same run.
+
+Two figures for ``../shared/data/change_detection/levir_cd_samples`` (or ``--folder``):
+
+1. **CLI**: exactly what ``patrol vision eval change DIR`` reports
+   (:data:`vision.change_eval.ORTHO_OPTIONS`), beside the baseline, and the patrol
+   detector's own defaults with only the flow step off (nothing chosen on these pairs).
+2. **leave-one-out**: a small grid of detector settings (:data:`GRID`: change threshold,
+   segment snapping, contrast rule) is scored on every pair; for each pair, the setting with
+   the best region F1 on the **other** pairs is chosen and that pair's counts under it are
+   kept. The pooled held-out counts give precision/recall/F1 of a configuration chosen
+   without looking at the pair it is scored on. The settings each fold chose are listed.
+
+Counts are summed over pairs (micro-average) as in :mod:`vision.evaluation`. Timing is not
+measured (the run is dominated by the grid).
+
+Run: ``make bench`` or ``.venv/bin/python benchmarks/change_levir.py [--json] [--folder DIR]
+[--gsd-m 0.5]``. Skips (exit 0, with a note) when the folder is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vision.change_eval import ORTHO_OPTIONS, evaluate_change_folder, scores_dict  # noqa: E402
+from vision.detectors.change import ChangeDetector  # noqa: E402
+from vision.evaluation import Counts, scores  # noqa: E402
+
+FOLDER = ROOT.parent / "shared" / "data" / "change_detection" / "levir_cd_samples"
+
+#: Settings tried by the leave-one-out selection (on top of ORTHO_OPTIONS).
+GRID = [{"threshold": t, "segment_scale_m2": s, "contrast_rule": c}
+        for t, s, c in itertools.product((10.0, 12.0, 16.0), (0.0, 50.0), ("gain", "object"))]
+
+
+def _total(counts: list[Counts]) -> Counts:
+    out = Counts(0, 0, 0, 0)
+    for c in counts:
+        out = out + c
+    return out
+
+
+def leave_one_out(folder: Path, gsd_m: float, say=lambda _t: None) -> dict:
+    """Held-out scores of the grid setting chosen on the other pairs (module docstring)."""
+    per_setting = []
+    for k, setting in enumerate(GRID):
+        report = evaluate_change_folder(folder, gsd_m=gsd_m,
+                                        detector=ChangeDetector(**{**ORTHO_OPTIONS, **setting}))
+        per_setting.append({p.name: p for p in report.pairs})
+        say(f"  setting {k + 1}/{len(GRID)} {setting}: region F1 "
+            f"{scores([p.ours_region for p in report.pairs]).f1:.3f}")
+    names = sorted(per_setting[0])
+    held_px, held_rg, chosen = [], [], []
+    for name in names:
+        def f1_without(k: int) -> float:
+            return scores(_total([per_setting[k][n].ours_region for n in names if n != name])).f1
+        best = max(range(len(GRID)), key=lambda k: (f1_without(k), -k))
+        held_px.append(per_setting[best][name].ours_pixel)
+        held_rg.append(per_setting[best][name].ours_region)
+        chosen.append({"held_out": name, "setting": GRID[best], "f1_on_others": round(f1_without(best), 4)})
+    return {"pixel": scores_dict(held_px), "region": scores_dict(held_rg), "folds": chosen,
+            "grid": GRID}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--folder", type=Path, default=FOLDER)
+    parser.add_argument("--gsd-m", type=float, default=0.5, help="metres per pixel (LEVIR-CD: 0.5)")
+    args = parser.parse_args(argv)
+    say = (lambda t: print(t, file=sys.stderr)) if args.json else print
+    if not args.folder.is_dir():
+        say(f"no folder {args.folder}: nothing to measure")
+        return 0
+    default = evaluate_change_folder(args.folder, gsd_m=args.gsd_m).as_dict()
+    default.pop("per_pair")
+    patrol = evaluate_change_folder(args.folder, gsd_m=args.gsd_m,
+                                    detector=ChangeDetector(max_parallax_m=0.0)).as_dict()
+    say(f"CLI: ours region F1 {default['region']['f1']}, baseline {default['baseline']['region']['f1']}")
+    loo = leave_one_out(args.folder, args.gsd_m, say=say)
+    out = {"benchmark": "LEVIR-CD change detection", "folder": str(args.folder), "gsd_m": args.gsd_m,
+           "cli": default, "patrol_defaults_no_flow": patrol["ours"], "leave_one_out": loo}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    rows = [("baseline (issue #5)", default["baseline"]), ("ours, CLI (ORTHO_OPTIONS)", default["ours"]),
+            ("ours, patrol defaults, flow off", patrol["ours"]), ("ours, leave-one-out held out", loo)]
+    print("| run | pixel P | pixel R | pixel F1 | region P | region R | region F1 |")
+    print("|---|---|---|---|---|---|---|")
+    for label, s in rows:
+        print(f"| {label} | {s['pixel']['precision']} | {s['pixel']['recall']} | {s['pixel']['f1']} | "
+              f"{s['region']['precision']} | {s['region']['recall']} | {s['region']['f1']} |")
+    for fold in loo["folds"]:
+        print(f"  held out {fold['held_out']}: chose {fold['setting']} (F1 {fold['f1_on_others']} on the others)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
