@@ -4,9 +4,14 @@ Detectors work on a downscaled copy: the JPEG is decoded at 1/2, 1/4 or 1/8 scal
 DCT scaling (``cv2.IMREAD_REDUCED_COLOR_*``), which is several times faster than decoding the
 full image and resizing. The factor is the largest that keeps the long side at or above
 ``min_long_side_px`` (default 1000): a 4000 x 2250 DJI photo is read at 1000 x 563 (1/4), a
-4608 x 3456 Sequoia photo at 1152 x 864 (1/4), a 1640 x 1232 frame at full size. The EXIF
-orientation flag is ignored so that pixels stay in the sensor's layout, which the attitude
-refers to.
+4608 x 3456 Sequoia photo at 1152 x 864 (1/4), an 820 x 616 frame at full size. DCT scaling
+only halves, so a decode whose long side is still above ``max_long_side_px`` (default 1250) is
+resized (``cv2.INTER_AREA``) to ``min_long_side_px``: a 5472 x 3648 (20 MP) photo decodes at
+1368 x 912 and works at 1000 x 667, a 1640 x 1232 frame at 1000 x 751. The work of every
+later stage grows with the pixel count, so it stays about the same per photo whatever the
+sensor; the detectors' figures in docs/BENCHMARKS.md were measured at these working sizes.
+The EXIF orientation flag is ignored so that pixels stay in the sensor's layout, which the
+attitude refers to.
 """
 
 from __future__ import annotations
@@ -80,7 +85,8 @@ def _image_size(path: Path) -> tuple[int, int]:
         raise ImageReadError(f"{path}: not a readable image ({err})") from err
 
 
-def load_photo_image(path: Path | str, *, min_long_side_px: int = 1000) -> PhotoImage:
+def load_photo_image(path: Path | str, *, min_long_side_px: int = 1000,
+                     max_long_side_px: int | None = 1250) -> PhotoImage:
     """Decode a photo at the smallest JPEG scale keeping ``min_long_side_px`` on its long side.
 
     Parameters
@@ -89,6 +95,9 @@ def load_photo_image(path: Path | str, *, min_long_side_px: int = 1000) -> Photo
         Image file (JPEG for the DCT-scaled decode; other formats are decoded in full).
     min_long_side_px : int
         Smallest acceptable long side of the working image.
+    max_long_side_px : int or None
+        Largest long side kept as decoded; a longer one is resized to ``min_long_side_px``
+        (None: never resize).
 
     Returns
     -------
@@ -110,5 +119,9 @@ def load_photo_image(path: Path | str, *, min_long_side_px: int = 1000) -> Photo
     pixels = cv2.imread(str(path), _REDUCED[factor] | cv2.IMREAD_IGNORE_ORIENTATION)
     if pixels is None or pixels.ndim != 3:
         raise ImageReadError(f"{path}: OpenCV could not decode the image")
+    h, w = pixels.shape[:2]
+    if max_long_side_px is not None and max(w, h) > max(max_long_side_px, min_long_side_px):
+        k = min_long_side_px / max(w, h)
+        pixels = cv2.resize(pixels, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
     return PhotoImage(pixels=pixels, full_width_px=width, full_height_px=height, path=path)
 

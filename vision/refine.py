@@ -53,6 +53,11 @@ __all__ = ["PoseCorrection", "Refinement", "attitude_from_rotation", "corrected_
 
 _PER_PHOTO = 6  # east, north, height, yaw, tilt east, tilt north (in prior sigmas)
 
+#: Relative change of cost, step or gradient at which the solve stops. The unknowns are in
+#: prior sigmas, so 1e-4 is far below the tie points' noise; scipy's default (1e-8) took 5x
+#: the iterations (75 against 15 on eight 20 MP photos) to move the poses by < 0.08 m / 0.08 deg.
+_TOLERANCE = 1e-4
+
 
 @dataclass(frozen=True)
 class PoseCorrection:
@@ -334,7 +339,8 @@ def refine_poses(poses: Mapping[int, CameraPose], intrinsics: Mapping[int, Camer
     x0 = np.zeros(n_params)
     before = float(np.median(np.hypot(*ground(x0).T)))
     fit = least_squares(residuals, x0, jac_sparsity=sparsity, loss=loss, f_scale=1.0, bounds=(-max_sigma, max_sigma),
-                        x_scale=1.0, method="trf", tr_solver="lsmr", max_nfev=100)
+                        x_scale=1.0, method="trf", tr_solver="lsmr", max_nfev=100,
+                        ftol=_TOLERANCE, xtol=_TOLERANCE, gtol=_TOLERANCE)
     after = float(np.median(np.hypot(*ground(fit.x).T)))
     xp, shared, bore = unpack(fit.x)
     bore_deg = tuple(float(v) for v in np.degrees(bore))

@@ -191,16 +191,33 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
     height, width = valid.shape
 
     def outside(x: np.ndarray, y: np.ndarray, later_first: bool) -> np.ndarray:
-        # smallest weighted distance from x's colour to y's colours within the tolerance disc
+        # smallest weighted distance from x's colour to y's colours within the tolerance disc;
+        # channel planes and in-place ufuncs: no (H, W, C) temporaries per shift (~3x faster)
         ypad = cv2.copyMakeBorder(y, r, r, r, r, cv2.BORDER_REPLICATE) if r > 0 else y
-        best = np.full((height, width), np.inf, np.float32)
+        xs = [np.ascontiguousarray(x[..., c]) for c in range(x.shape[2])]
+        ys = [np.ascontiguousarray(ypad[..., c]) for c in range(x.shape[2])]
         w_lighter, w_darker = (l_weight_lighter, l_weight) if later_first else (l_weight, l_weight_lighter)
+        best = np.full((height, width), np.inf, np.float32)
+        d2, t, u = (np.empty((height, width), np.float32) for _ in range(3))
         for dy, dx in shifts:
-            d = x - ypad[r + dy:r + dy + height, r + dx:r + dx + width]
-            dl = d[..., 0]
-            d2 = (np.where(dl > 0, dl * w_lighter, dl * w_darker) ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)
-            if x.shape[2] > 3:  # structure: only more of it here than there
-                d2 += (np.maximum(d[..., 3], 0.0) * structure_weight) ** 2
+            win = (slice(r + dy, r + dy + height), slice(r + dx, r + dx + width))
+            np.subtract(xs[0], ys[0][win], out=t)  # lightness: weighted by the sign of the change
+            np.maximum(t, 0.0, out=u)
+            np.minimum(t, 0.0, out=t)
+            np.multiply(u, w_lighter, out=u)
+            np.multiply(t, w_darker, out=t)
+            np.add(t, u, out=t)
+            np.multiply(t, t, out=d2)
+            for c in (1, 2):
+                np.subtract(xs[c], ys[c][win], out=t)
+                np.multiply(t, t, out=t)
+                np.add(d2, t, out=d2)
+            if len(xs) > 3:  # structure: only more of it here than there
+                np.subtract(xs[3], ys[3][win], out=t)
+                np.maximum(t, 0.0, out=t)
+                np.multiply(t, structure_weight, out=t)
+                np.multiply(t, t, out=t)
+                np.add(d2, t, out=d2)
             np.minimum(best, d2, out=best)
         out = np.sqrt(best)
         out[~valid] = 0.0
