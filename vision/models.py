@@ -76,6 +76,8 @@ class PhotoGeoref(Base):
     ``height_source``: ``"alt_rel"`` (height above take-off), ``"ground_elevation_setting"``
     or ``"ground_elevation_estimate"`` (``alt_amsl_m`` minus ``ground_elevation_m``).
     ``yaw_source``: ``"gimbal"``, ``"flight"`` or ``"course"`` (between neighbouring photos).
+    ``lat_deg``/``lon_deg`` are the camera position used (WGS84 degrees): the photo's own
+    unless tie-point refinement moved it (None in rows written before they were kept).
     ``corrections`` lists what was changed from the photo's metadata and why (for example a
     yaw turned by 180 degrees when the image motion contradicts it). ``analysed_at`` is set
     when the detectors have run on the photo.
@@ -85,6 +87,8 @@ class PhotoGeoref(Base):
 
     id: Mapped[intpk]
     photo_id: Mapped[int] = mapped_column(sa.ForeignKey("photo.id", ondelete="CASCADE"), unique=True)
+    lat_deg: Mapped[Optional[float]]
+    lon_deg: Mapped[Optional[float]]
     height_agl_m: Mapped[float]
     yaw_deg: Mapped[float]
     pitch_deg: Mapped[float]

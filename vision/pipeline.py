@@ -149,8 +149,8 @@ def _store_placement(session: Session, photo: Photo, placement: Placement) -> No
         row = PhotoGeoref(photo_id=photo.id)
         session.add(row)
     pose = placement.pose
-    row.height_agl_m, row.yaw_deg, row.pitch_deg, row.roll_deg = (
-        pose.height_agl_m, pose.yaw_deg, pose.pitch_deg, pose.roll_deg)
+    row.lat_deg, row.lon_deg, row.height_agl_m = pose.lat_deg, pose.lon_deg, pose.height_agl_m
+    row.yaw_deg, row.pitch_deg, row.roll_deg = pose.yaw_deg, pose.pitch_deg, pose.roll_deg
     row.height_source, row.yaw_source = placement.height_source, placement.yaw_source
     row.ground_elevation_m = placement.ground_elevation_m
     row.gsd_cm_px = placement.gsd_cm_px
@@ -303,7 +303,8 @@ def analyse_photos(
             intr = intrinsics_for_photo(p, cache.images[p.id], camera_model=(cameras_by_set or {}).get(p.photo_set))
         except (VisionError, OSError):
             return None
-        pose = CameraPose(p.lat_deg, p.lon_deg, g.height_agl_m, g.yaw_deg, g.pitch_deg, g.roll_deg)
+        lat, lon = (g.lat_deg, g.lon_deg) if g.lat_deg is not None else (p.lat_deg, p.lon_deg)
+        pose = CameraPose(lat, lon, g.height_agl_m, g.yaw_deg, g.pitch_deg, g.roll_deg)
         view = PhotoView(p, cache.images[p.id], pose, intr, shape(p.footprint), cache.features[p.id])
         cache.views[p.id] = view
         return view

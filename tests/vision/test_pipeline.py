@@ -3,6 +3,8 @@ findings, problems reported per photo, photos analysed once."""
 
 from __future__ import annotations
 
+import math
+
 import sqlalchemy as sa
 from shapely.geometry import shape
 
@@ -42,6 +44,13 @@ def test_analyse_a_photo_set(session, data_root, photo_rows):
     assert len(georefs) == 18 and all(g.analysed_at is not None for g in georefs)
     assert {g.height_source for g in georefs} == {"alt_rel"}
     assert sum(any("yaw + 180" in c for c in g.corrections) for g in georefs) == 6
+    # the camera position used is stored: the refined one where tie points moved it (metres)
+    by_photo = {r.id: r for r in rows}
+    moved = [math.hypot((g.lat_deg - by_photo[g.photo_id].lat_deg) * 111_320,
+                        (g.lon_deg - by_photo[g.photo_id].lon_deg) * 111_320 * math.cos(math.radians(g.lat_deg)))
+             for g in georefs]
+    assert all(g.lat_deg is not None and g.lon_deg is not None for g in georefs)
+    assert max(moved) < 10.0 and sum(m > 0.05 for m in moved) >= 6
 
     detections = session.scalars(sa.select(Detection)).all()
     assert len(detections) == report.detections

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 21:43:21.311503
+Create Date: 2026-11-22 00:09:59.352058
 """
 from alembic import op
 import sqlalchemy as sa
@@ -548,6 +548,8 @@ def upgrade() -> None:
     op.create_table('photo_georef',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('photo_id', sa.Integer(), nullable=False),
+    sa.Column('lat_deg', sa.Double(), nullable=True),
+    sa.Column('lon_deg', sa.Double(), nullable=True),
     sa.Column('height_agl_m', sa.Double(), nullable=False),
     sa.Column('yaw_deg', sa.Double(), nullable=False),
     sa.Column('pitch_deg', sa.Double(), nullable=False),
