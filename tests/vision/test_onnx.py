@@ -189,3 +189,15 @@ def test_names_from_data_yaml(tmp_path):
     (tmp_path / "data.yaml").write_text("names:\n  0: garbage\n  1: shed\n")
     det = get_detector("onnx", model=model, names=tmp_path / "data.yaml", class_map=CLASS_MAP)
     assert det.class_names == NAMES
+
+
+def test_names_from_the_model_metadata(tmp_path):
+    model = _constant_model(tmp_path / "v5.onnx", V5_ROWS[None])
+    proto = onnx.load(str(model))
+    onnx.helper.set_model_props(proto, {"names": "{0: 'garbage', 1: 'shed'}", "stride": "32"})
+    onnx.save(proto, str(model))
+    det = get_detector("onnx", model=model, class_map=CLASS_MAP)
+    assert det.class_names == NAMES
+    bare = _constant_model(tmp_path / "bare.onnx", V5_ROWS[None])
+    with pytest.raises(DetectorError, match="bare.onnx: the model's metadata has no class names"):
+        get_detector("onnx", model=bare, class_map=CLASS_MAP)

@@ -21,7 +21,9 @@ letterbox (:func:`unletterbox`) to working pixels, clipped to the image, and to 
 pixels and the ground by :func:`~vision.detectors.base.detection_from_contour`.
 
 Class names -> categories: the model's class names come from ``names`` (a list, or a
-``data.yaml`` / ``classes.txt`` file); ``class_map`` maps them to project categories
+``data.yaml`` / ``classes.txt`` file) or, without it, from the model's own metadata (the
+``names`` entry of ``metadata_props``, a dict ``{0: 'person', ...}`` that Ultralytics writes
+on export, read with the ``onnx`` package); ``class_map`` maps them to project categories
 (a class named like a category maps to it). Classes left unmapped are ignored - a
 general-purpose model knows many things (people, dogs) that are no city-management
 problem - and listed in :attr:`OnnxDetector.ignored_classes`.
@@ -207,6 +209,31 @@ def _read_names(names: Sequence[str] | str | Path) -> list[str]:
     return [str(n) for n in names]
 
 
+def _metadata_names(path: Path) -> list[str]:
+    """Class names from the model's ``names`` metadata entry (Ultralytics export)."""
+    import ast
+
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:  # onnx raises protobuf's DecodeError and others for a damaged file
+        raise DetectorError(f"{path}: could not read the model's metadata ({err})") from err
+    props = {p.key: p.value for p in model.metadata_props}
+    if "names" not in props:
+        raise DetectorError(f"{path}: the model's metadata has no class names (Ultralytics exports write "
+                            "'names'); give names (a list, data.yaml or classes.txt)")
+    try:
+        names = ast.literal_eval(props["names"])
+    except (ValueError, SyntaxError) as err:
+        raise DetectorError(f"{path}: the model's 'names' metadata is not a dict or list ({err})") from err
+    if isinstance(names, dict):
+        names = [names[k] for k in sorted(names, key=int)]
+    if not isinstance(names, (list, tuple)) or not names:
+        raise DetectorError(f"{path}: the model's 'names' metadata is empty or not a dict or list")
+    return [str(n) for n in names]
+
+
 def _yolo_names_file(path: Path) -> list[str]:
     import yaml
 
@@ -253,7 +280,7 @@ class OnnxDetector:
 
     name = "onnx"
 
-    def __init__(self, *, model: str | Path, names: Sequence[str] | str | Path,
+    def __init__(self, *, model: str | Path, names: Sequence[str] | str | Path | None = None,
                  class_map: Mapping[str, str] | None = None, categories: Mapping[str, Any] | None = None,
                  input_size: int = 640, conf_threshold: float = 0.25, nms_iou: float = 0.45,
                  layout: str = "auto") -> None:
@@ -266,7 +293,7 @@ class OnnxDetector:
             raise DetectorError(f"{self.model_path}: cv2.dnn could not load the model ({err})") from err
         if layout not in ("auto", "v5", "v8"):
             raise DetectorError(f"layout must be auto, v5 or v8, got {layout!r}")
-        self.class_names = _read_names(names)
+        self.class_names = _read_names(names) if names is not None else _metadata_names(self.model_path)
         mapping = dict(class_map or {})
         stray = sorted(set(mapping) - set(self.class_names))
         if stray:
