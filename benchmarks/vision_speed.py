@@ -13,9 +13,9 @@ CPU time (``time.process_time``), so the figures are per core. Stages per photo,
 :func:`vision.pipeline.analyse_photos` runs them:
 
 * **decode**: reading the JPEG at working scale (:func:`vision.images.load_photo_image`:
-  libjpeg's DCT scaling decodes at 1/4, 1368 x 912, so decode and resize are one step); for
-  comparison, decoding the full 20 MP frame and resizing it (``cv2.INTER_AREA``), which the
-  pipeline does not do, is shown too;
+  libjpeg's DCT scaling decodes at 1/4, 1368 x 912, then ``cv2.INTER_AREA`` brings it to
+  the 1000 px working long side, 1000 x 667); for comparison, decoding the full 20 MP frame
+  and resizing it, which the pipeline does not do, is shown too;
 * **features**: SIFT keypoints of the working image (:func:`vision.features.detect_features`);
 * **georef**: :func:`vision.placement.place_photo_set` over the set, per photo (matching
   neighbours, RANSAC, turned-image check, footprints);
