@@ -82,18 +82,19 @@ def test_pasted_object_is_found_at_its_ground_place(placed_sets):
 @pytest.mark.parametrize("set_name", [BRIGHTON, GARFIELD])
 def test_unchanged_revisits_give_few_false_regions(placed_sets, set_name):
     """Real pairs of different passes with nothing added: every detection is a false region
-    (or a real change between the passes: a person, a car driven off). Issue #5's target is at
-    most one per pair; measured when written: Brighton 4 in 12 pairs (max 2), Garfield 8 in 24
-    (max 3) - tree-crown edges and their shadows, people, a toilet block's roof seen from two
-    sides (docs/BENCHMARKS.md)."""
+    (or a real change between the passes: a person, a car driven off or in). Issue #5's target
+    is at most one per pair; measured when written: Brighton 4 in 12 pairs (max 2), Garfield 8
+    in 24 (max 3) - tree-crown edges and their shadows, people, a toilet block's roof seen from
+    two sides (docs/BENCHMARKS.md); with the contrast gain of 9 and lightness-aware contrast:
+    Brighton 2 (max 1), Garfield 8 (max 3, 23 of 24 pairs at most one)."""
     detector = get_detector("change")
     pairs = _pairs(placed_sets(set_name))
     counts = [len(detector.detect(cur.image, DetectionContext(cur, refs))) for cur, refs in pairs]
     print(f"\n{set_name}: {len(pairs)} photo pairs of different passes, false regions per pair {counts}")
     assert len(pairs) >= 12
-    assert sum(counts) / len(pairs) <= 0.5
+    assert sum(counts) / len(pairs) <= 0.4
     assert max(counts) <= 3
-    assert sum(c <= 1 for c in counts) >= 0.9 * len(pairs)
+    assert sum(c <= 1 for c in counts) >= 0.95 * len(pairs)
 
 
 def test_levir_cd_pairs_beat_the_baseline_on_regions(shared_data):
@@ -118,3 +119,21 @@ def test_change_distance_ignores_shifts_within_tolerance():
     inner[10:-10, 10:-10] = True
     assert change_distance(base, shifted, inner, tolerance_px=3).max() < 3.0
     assert change_distance(base, shifted, inner, tolerance_px=0).max() > 3.0
+
+
+def test_bright_object_on_pale_ground_is_found_and_its_shadow_twin_is_not():
+    """Generated: pale concrete (L* ~80, grain), a neutral patch ~13 L* lighter (a white car on
+    sun-bleached concrete: a change in lightness only) is flagged; the same patch ~13 L* darker
+    (a shadow) is not - lightness counts fully where the region is lighter, half where darker."""
+    from vision.detectors.change import ChangeDetector
+
+    rng = np.random.default_rng(7)
+    before = np.clip(200 + rng.normal(0, 4, (200, 200, 1)), 0, 255).repeat(3, axis=2).astype(np.uint8)
+    found = {}
+    for name, delta in (("lighter", 35), ("darker", -35)):
+        after = before.copy()
+        after[80:120, 60:140] = np.clip(after[80:120, 60:140].astype(int) + delta, 0, 255).astype(np.uint8)
+        result = ChangeDetector(max_parallax_m=0.0).compare(before, after, gsd_m=0.1)
+        found[name] = [r.area_m2 for r in result.regions]
+    assert len(found["lighter"]) == 1 and found["lighter"][0] == pytest.approx(32.0, rel=0.3)
+    assert found["darker"] == []
