@@ -75,7 +75,7 @@ SEGMENT_GRID = [{"min_distance": d, "max_chroma": c, "min_area_m2": a, "min_shad
                                                     (75.0, 100.0, 150.0, 200.0), (0.0, 0.1, 0.2))]
 
 
-def segment_leave_one_out(folder: Path, gsd_m: float) -> dict:
+def segment_leave_one_out(folder: Path, gsd_m: float, max_area_m2: float = float("inf")) -> dict:
     """Held-out scores of the segment-level method (:mod:`vision.detectors.change_ortho`).
 
     Features are computed once per pair (timed); for each pair the :data:`SEGMENT_GRID`
@@ -104,7 +104,7 @@ def segment_leave_one_out(folder: Path, gsd_m: float) -> dict:
         bm = baseline_change_mask(a, b)
         base.append((pixel_counts(bm, label), region_counts(bm, label)))
     per = [[(pixel_counts(m, l), region_counts(m, l))
-            for m, l in ((segment_change_mask(f, gsd_m=gsd_m, **g), l) for f, l in zip(feats, labels))]
+            for m, l in ((segment_change_mask(f, gsd_m=gsd_m, max_area_m2=max_area_m2, **g), l) for f, l in zip(feats, labels))]
            for g in SEGMENT_GRID]
     held_px, held_rg, folds = [], [], []
     for i, (name, *_rest) in enumerate(pairs):
@@ -129,13 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gsd-m", type=float, default=0.5, help="metres per pixel (LEVIR-CD: 0.5)")
     parser.add_argument("--segments", action="store_true",
                         help="only the segment-level method (vision.detectors.change_ortho), leave-one-out, JSON")
+    parser.add_argument("--max-area-m2", type=float, default=float("inf"),
+                        help="--segments: drop regions larger than this (the detector's categories stop at 2000)")
     args = parser.parse_args(argv)
     say = (lambda t: print(t, file=sys.stderr)) if args.json else print
     if not args.folder.is_dir():
         say(f"no folder {args.folder}: nothing to measure")
         return 0
     if args.segments:
-        out = segment_leave_one_out(args.folder, args.gsd_m)
+        out = segment_leave_one_out(args.folder, args.gsd_m, args.max_area_m2)
         print(json.dumps(out, indent=2))
         return 0
     default = evaluate_change_folder(args.folder, gsd_m=args.gsd_m).as_dict()
