@@ -75,7 +75,14 @@ SEGMENT_GRID = [{"min_distance": d, "max_chroma": c, "min_area_m2": a, "min_shad
                                                     (75.0, 100.0, 150.0, 200.0), (0.0, 0.1, 0.2))]
 
 
-def segment_leave_one_out(folder: Path, gsd_m: float, max_area_m2: float = float("inf")) -> dict:
+#: Settings tried for the object-level variant (segment_object_mask).
+OBJECT_GRID = [{"min_distance": d, "max_chroma": c, "min_rectangularity": r, "max_segment_m2": a}
+               for d, c, r, a in itertools.product((4.0, 5.0, 6.0, 8.0), (4.0, 5.0, 6.0, 8.0), (0.3, 0.4, 0.5, 0.6),
+                                                   (1000.0, 1500.0, 2000.0))]
+
+
+def segment_leave_one_out(folder: Path, gsd_m: float, max_area_m2: float = float("inf"),
+                          objects: bool = False) -> dict:
     """Held-out scores of the segment-level method (:mod:`vision.detectors.change_ortho`).
 
     Features are computed once per pair (timed); for each pair the :data:`SEGMENT_GRID`
@@ -87,7 +94,14 @@ def segment_leave_one_out(folder: Path, gsd_m: float, max_area_m2: float = float
     import cv2
 
     from vision.change_eval import list_pairs
-    from vision.detectors.change_ortho import segment_change_mask, segment_features
+    from vision.detectors.change_ortho import segment_change_mask, segment_features, segment_object_mask
+
+    grid = OBJECT_GRID if objects else SEGMENT_GRID
+
+    def make(f, g):
+        if objects:
+            return segment_object_mask(f, gsd_m=gsd_m, **g)
+        return segment_change_mask(f, gsd_m=gsd_m, max_area_m2=max_area_m2, **g)
     from vision.evaluation import baseline_change_mask, pixel_counts, region_counts
 
     pairs, _ = list_pairs(folder)
@@ -97,28 +111,28 @@ def segment_leave_one_out(folder: Path, gsd_m: float, max_area_m2: float = float
         label = cv2.imread(str(l_path), cv2.IMREAD_GRAYSCALE)
         t0 = time.perf_counter()
         f = segment_features(a, b, gsd_m=gsd_m)
-        segment_change_mask(f, gsd_m=gsd_m)
+        make(f, grid[0])
         seconds.append(time.perf_counter() - t0)
         feats.append(f)
         labels.append(label)
         bm = baseline_change_mask(a, b)
         base.append((pixel_counts(bm, label), region_counts(bm, label)))
     per = [[(pixel_counts(m, l), region_counts(m, l))
-            for m, l in ((segment_change_mask(f, gsd_m=gsd_m, max_area_m2=max_area_m2, **g), l) for f, l in zip(feats, labels))]
-           for g in SEGMENT_GRID]
+            for m, l in ((make(f, g), l) for f, l in zip(feats, labels))]
+           for g in grid]
     held_px, held_rg, folds = [], [], []
     for i, (name, *_rest) in enumerate(pairs):
         def f1_without(k: int) -> float:
             return scores(_total([per[k][j][1] for j in range(len(pairs)) if j != i])).f1
-        best = max(range(len(SEGMENT_GRID)), key=lambda k: (f1_without(k), -k))
+        best = max(range(len(grid)), key=lambda k: (f1_without(k), -k))
         held_px.append(per[best][i][0])
         held_rg.append(per[best][i][1])
-        folds.append({"held_out": name, "setting": SEGMENT_GRID[best], "f1_on_others": round(f1_without(best), 4),
+        folds.append({"held_out": name, "setting": grid[best], "f1_on_others": round(f1_without(best), 4),
                       "region": scores_dict([per[best][i][1]]), "pixel": scores_dict([per[best][i][0]]),
                       "baseline_region": scores_dict([base[i][1]]), "seconds": round(seconds[i], 4)})
     return {"pixel": scores_dict(held_px), "region": scores_dict(held_rg),
             "baseline": {"pixel": scores_dict([b[0] for b in base]), "region": scores_dict([b[1] for b in base])},
-            "folds": folds, "grid_size": len(SEGMENT_GRID),
+            "folds": folds, "grid_size": len(grid),
             "seconds_per_pair": round(sum(seconds) / max(len(seconds), 1), 4)}
 
 
@@ -129,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gsd-m", type=float, default=0.5, help="metres per pixel (LEVIR-CD: 0.5)")
     parser.add_argument("--segments", action="store_true",
                         help="only the segment-level method (vision.detectors.change_ortho), leave-one-out, JSON")
+    parser.add_argument("--objects", action="store_true",
+                        help="--segments: the object-level variant (each changed roof-like segment a region)")
     parser.add_argument("--max-area-m2", type=float, default=float("inf"),
                         help="--segments: drop regions larger than this (the detector's categories stop at 2000)")
     args = parser.parse_args(argv)
@@ -137,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"no folder {args.folder}: nothing to measure")
         return 0
     if args.segments:
-        out = segment_leave_one_out(args.folder, args.gsd_m, args.max_area_m2)
+        out = segment_leave_one_out(args.folder, args.gsd_m, args.max_area_m2, objects=args.objects)
         print(json.dumps(out, indent=2))
         return 0
     default = evaluate_change_folder(args.folder, gsd_m=args.gsd_m).as_dict()

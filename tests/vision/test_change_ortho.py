@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vision.detectors.change_ortho import segment_change_mask, segment_features
+from vision.detectors.change_ortho import segment_change_mask, segment_features, segment_object_mask
 from vision.evaluation import region_counts
 
 
@@ -42,3 +42,12 @@ def test_bad_inputs_raise():
         segment_features(before, after[:64], gsd_m=0.5)
     with pytest.raises(ValueError):
         segment_features(before, after, gsd_m=0.0)
+
+
+def test_object_mask_keeps_the_rectangular_roof_only():
+    before, after, truth = _generated_pair()
+    features = segment_features(before, after, gsd_m=0.5)
+    counts = region_counts(segment_object_mask(features, gsd_m=0.5), truth)
+    assert (counts.found, counts.flagged, counts.true_flagged) == (1, 1, 1)
+    # a 300 m2 segment cap drops the 320 m2 roof
+    assert not segment_object_mask(features, gsd_m=0.5, max_segment_m2=300.0).any()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["SEGMENT_DEFAULTS", "segment_features", "segment_change_mask"]
+__all__ = ["SEGMENT_DEFAULTS", "segment_change_mask", "segment_features", "segment_object_mask"]
 
 #: Settings most leave-one-out folds chose without a size cap (see the module docstring).
 SEGMENT_DEFAULTS = {"min_distance": 6.0, "max_chroma": 8.0, "min_area_m2": 100.0, "min_shadow": 0.0}
@@ -104,3 +104,35 @@ def segment_change_mask(features: dict[str, np.ndarray], *, gsd_m: float, min_di
     small = np.r_[False, (area < min_area_m2) | (area > max_area_m2)]
     mask[small[labels]] = 0
     return mask
+
+
+def segment_object_mask(features: dict[str, np.ndarray], *, gsd_m: float, min_distance: float = 4.0,
+                        max_chroma: float = 6.0, min_rectangularity: float = 0.4, max_segment_m2: float = 2000.0,
+                        min_segment_m2: float = 40.0, min_lightness: float = 25.0) -> np.ndarray:
+    """Object-level variant: every changed roof-like segment is its own region.
+
+    Segments kept as in :func:`segment_change_mask` (distance, chroma, lightness), and also
+    between ``min_segment_m2`` and ``max_segment_m2`` square metres with a rectangularity
+    (area / minimum-area rectangle) of at least ``min_rectangularity``. Each kept segment is
+    eroded by one pixel so neighbouring segments stay separate regions (no field-sized blob).
+    Held out on the LEVIR-CD samples (``benchmarks/change_levir.py --objects``): region F1
+    0.459 (P 0.473, R 0.445), pixel F1 lower (see the benchmark output).
+
+    Returns
+    -------
+    ndarray (H, W) uint8
+        255 on the kept segments.
+    """
+    area_m2 = features["area_px"] * gsd_m ** 2
+    keep = ((features["distance"] > min_distance) & (features["chroma"] < max_chroma)
+            & (features["lightness"] > min_lightness) & (area_m2 >= min_segment_m2) & (area_m2 <= max_segment_m2))
+    seg = features["labels"]
+    out = np.zeros(seg.shape, np.uint8)
+    kernel = np.ones((3, 3), np.uint8)
+    for s in np.flatnonzero(keep):
+        one = (seg == s).astype(np.uint8)
+        contours, _ = cv2.findContours(one, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        (_, _), (w, h), _ = cv2.minAreaRect(max(contours, key=cv2.contourArea))
+        if features["area_px"][s] / max(w * h, 1.0) >= min_rectangularity:
+            out |= cv2.erode(one, kernel) * 255
+    return out
