@@ -49,5 +49,5 @@ def test_object_mask_keeps_the_rectangular_roof_only():
     features = segment_features(before, after, gsd_m=0.5)
     counts = region_counts(segment_object_mask(features, gsd_m=0.5), truth)
     assert (counts.found, counts.flagged, counts.true_flagged) == (1, 1, 1)
-    # a 300 m2 segment cap drops the 320 m2 roof
-    assert not segment_object_mask(features, gsd_m=0.5, max_segment_m2=300.0).any()
+    # the roof's main segment is ~250 m2 (its rim is split off as small segments): a 200 m2 cap drops it
+    assert not segment_object_mask(features, gsd_m=0.5, max_segment_m2=200.0).any()
