@@ -51,3 +51,16 @@ def test_object_mask_keeps_the_rectangular_roof_only():
     assert (counts.found, counts.flagged, counts.true_flagged) == (1, 1, 1)
     # the roof's main segment is ~250 m2 (its rim is split off as small segments): a 200 m2 cap drops it
     assert not segment_object_mask(features, gsd_m=0.5, max_segment_m2=200.0).any()
+
+
+def test_change_detector_with_roof_segments_reports_the_roof_as_a_new_structure():
+    from vision.change_eval import ORTHO_OPTIONS
+    from vision.detectors.change import ChangeDetector
+
+    before, after, truth = _generated_pair()
+    result = ChangeDetector(**ORTHO_OPTIONS).compare(before, after, gsd_m=0.5)
+    assert [(r.category, r.change) for r in result.regions] == [("illegal_structure", "appeared")]
+    region = result.regions[0]
+    assert 150 < region.area_m2 <= 320  # within the 20 x 16 m roof (its main segment, eroded)
+    assert region_counts(result.mask, truth).true_flagged == 1
+    assert not result.mask[80:120, 70:120].any()

@@ -78,6 +78,7 @@ from vision.detectors.base import (CategoryConfig, Detection, DetectionContext, 
                                    detection_from_contour, merge_category_config, register)
 from vision.detectors.change_maps import (change_mask, grow_regions, lab, one_way_distances, refine_with_flow,
                                           register_onto, snap_to_segments, vegetation_mask)
+from vision.detectors.change_ortho import segment_features, segment_object_mask
 from vision.errors import RegistrationError, VisionError
 from vision.images import PhotoImage
 
@@ -245,6 +246,12 @@ class ChangeDetector:
         the share of a segment that must be candidate change (default 0 = off, 2, 0.5).
     contrast_rule : str
         ``"gain"`` (default) or ``"object"`` (step 5).
+    roof_segments : mapping, optional
+        For orthoimage pairs of building change (LEVIR-CD): :meth:`compare` replaces steps 2-6
+        by the object-level segment method of :mod:`vision.detectors.change_ortho` (changed,
+        grey, rectangular segments of the later image, each its own ``illegal_structure``
+        region) with these keyword settings of
+        :func:`~vision.detectors.change_ortho.segment_object_mask`. Default None (off).
     """
 
     name = "change"
@@ -257,7 +264,8 @@ class ChangeDetector:
                  confirm: bool = True, min_confirmed_fraction: float = 0.3,
                  max_unstable_fraction: float = 0.5, structure_weight: float = 1.0,
                  seed_appeared: bool = False, segment_scale_m2: float = 0.0, min_segment_m2: float = 2.0,
-                 min_segment_fraction: float = 0.5, contrast_rule: str = "gain") -> None:
+                 min_segment_fraction: float = 0.5, contrast_rule: str = "gain",
+                 roof_segments: Mapping[str, float] | None = None) -> None:
         self.categories = merge_category_config(_DEFAULT_CATEGORIES, categories, detector=self.name)
         self.threshold = float(threshold)
         self.tolerance_m = float(tolerance_m)
@@ -281,6 +289,7 @@ class ChangeDetector:
         self.segment_scale_m2 = float(segment_scale_m2)
         self.min_segment_m2 = float(min_segment_m2)
         self.min_segment_fraction = float(min_segment_fraction)
+        self.roof_segments = dict(roof_segments) if roof_segments is not None else None
         if contrast_rule not in ("gain", "object"):
             raise ValueError(f"contrast_rule must be 'gain' or 'object', got {contrast_rule!r}")
         self.contrast_rule = contrast_rule
@@ -404,6 +413,27 @@ class ChangeDetector:
                            close_px=_odd(self.close_m / gsd))
         return warped, judged, unstable, dist, mask
 
+    def _roof_segment_result(self, before: np.ndarray, after: np.ndarray, gsd: float, valid: np.ndarray,
+                             n_valid: int) -> ChangeResult:
+        """:meth:`compare` with ``roof_segments``: one appeared ``illegal_structure`` region per kept segment."""
+        features = segment_features(before, after, gsd_m=gsd)
+        mask = segment_object_mask(features, gsd_m=gsd, **self.roof_segments)
+        mask[~valid] = 0
+        distance = features["distance"].astype(np.float32)[features["labels"]]
+        distance[~valid] = 0.0
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        regions = []
+        for i in range(1, n):
+            one = (labels == i).astype(np.uint8)
+            contour = max(cv2.findContours(one, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0], key=cv2.contourArea)
+            (_, _), (w, h), _ = cv2.minAreaRect(contour)
+            area_px = int(stats[i, cv2.CC_STAT_AREA])
+            d = float(distance[one > 0].mean())
+            regions.append(ChangeRegion(contour, "illegal_structure", min(1.0, d / 20.0), area_px * gsd ** 2, d, 0.0,
+                                        area_px / max(w * h, 1.0), max(w, h) / max(min(w, h), 1.0), "appeared"))
+        changed = float(np.count_nonzero(mask)) / n_valid
+        return ChangeResult(mask, tuple(regions), distance, changed, valid, mask, (), n_valid)
+
     def compare(self, before_bgr: np.ndarray, after_bgr: np.ndarray, *, gsd_m: float,
                 valid: np.ndarray | None = None) -> ChangeResult:
         """The image-pair entry point: change regions between two registered images.
@@ -446,6 +476,8 @@ class ChangeDetector:
         empty = np.zeros((height, width), np.uint8)
         if n_valid == 0:
             return ChangeResult(empty, (), np.zeros((height, width), np.float32), 0.0)
+        if self.roof_segments is not None:
+            return self._roof_segment_result(before_bgr, after_bgr, gsd, valid, n_valid)
         warped, judged, unstable, dist, mask = self._candidates(warped, current, gsd, valid)
         changed = int(np.count_nonzero(mask)) / n_valid
         candidates = mask
