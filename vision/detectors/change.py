@@ -76,8 +76,8 @@ import numpy as np
 
 from vision.detectors.base import (CategoryConfig, Detection, DetectionContext, PhotoView,
                                    detection_from_contour, merge_category_config, register)
-from vision.detectors.change_maps import (change_mask, grow_regions, lab, one_way_distances, refine_with_flow,
-                                          register_onto, snap_to_segments, vegetation_mask)
+from vision.detectors.change_maps import (change_mask, check_pair, grow_regions, lab, one_way_distances,
+                                          refine_with_flow, register_onto, snap_to_segments, vegetation_mask)
 from vision.detectors.change_ortho import segment_features, segment_object_mask
 from vision.errors import RegistrationError, VisionError
 from vision.images import PhotoImage
@@ -460,10 +460,7 @@ class ChangeDetector:
         ValueError
             If the images differ in shape or ``gsd_m`` is not positive.
         """
-        if before_bgr.shape != after_bgr.shape or after_bgr.ndim != 3:
-            raise ValueError(f"images must be the same (H, W, 3) shape, got {before_bgr.shape} and {after_bgr.shape}")
-        if not gsd_m > 0:
-            raise ValueError(f"gsd_m must be positive, got {gsd_m!r}")
+        check_pair(before_bgr, after_bgr, gsd_m)
         gsd = float(gsd_m)
         current, warped = after_bgr, before_bgr
         height, width = current.shape[:2]

@@ -12,7 +12,7 @@ import numpy as np
 from vision.detectors.base import PhotoView
 from vision.features import detect_features, estimate_homography, match_features
 
-__all__ = ["change_distance", "change_mask", "grow_regions", "lab", "local_contrast", "one_way_distances",
+__all__ = ["change_distance", "change_mask", "check_pair", "grow_regions", "lab", "local_contrast", "one_way_distances",
            "refine_with_flow", "register_onto", "snap_to_segments", "vegetation_mask"]
 
 
@@ -104,6 +104,14 @@ def refine_with_flow(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.
     aligned = cv2.remap(filled, gx + smooth[..., 0], gy + smooth[..., 1], cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
     return aligned, elevated, consistent
+
+
+def check_pair(before_bgr: np.ndarray, after_bgr: np.ndarray, gsd_m: float) -> None:
+    """Raise ValueError unless the two images are the same (H, W, 3) shape and ``gsd_m`` > 0 (metres per pixel)."""
+    if before_bgr.shape != after_bgr.shape or after_bgr.ndim != 3:
+        raise ValueError(f"images must be the same (H, W, 3) shape, got {before_bgr.shape} and {after_bgr.shape}")
+    if not gsd_m > 0:
+        raise ValueError(f"gsd_m must be positive, got {gsd_m!r}")
 
 
 def lab(bgr: np.ndarray) -> np.ndarray:

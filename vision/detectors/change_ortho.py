@@ -34,14 +34,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vision.detectors.change_maps import check_pair, lab
+
 __all__ = ["SEGMENT_DEFAULTS", "segment_change_mask", "segment_features", "segment_object_mask"]
 
 #: Settings most leave-one-out folds chose without a size cap (see the module docstring).
 SEGMENT_DEFAULTS = {"min_distance": 6.0, "max_chroma": 8.0, "min_area_m2": 100.0, "min_shadow": 0.0}
-
-
-def _lab(bgr: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(bgr.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
 
 
 def segment_features(before_bgr: np.ndarray, after_bgr: np.ndarray, *, gsd_m: float,
@@ -68,11 +66,8 @@ def segment_features(before_bgr: np.ndarray, after_bgr: np.ndarray, *, gsd_m: fl
     ValueError
         If the images differ in shape or ``gsd_m`` is not positive.
     """
-    if before_bgr.shape != after_bgr.shape or after_bgr.ndim != 3:
-        raise ValueError(f"images must be the same (H, W, 3) shape, got {before_bgr.shape} and {after_bgr.shape}")
-    if not gsd_m > 0:
-        raise ValueError(f"gsd_m must be positive, got {gsd_m!r}")
-    la, lb = _lab(before_bgr), _lab(after_bgr)
+    check_pair(before_bgr, after_bgr, gsd_m)
+    la, lb = lab(before_bgr), lab(after_bgr)
     for c in range(3):
         la[..., c] = (la[..., c] - la[..., c].mean()) * (lb[..., c].std() / (la[..., c].std() + 1e-6)) + lb[..., c].mean()
     px2 = gsd_m ** 2
