@@ -24,7 +24,7 @@ import numpy as np
 
 from vision.errors import ImageReadError
 
-__all__ = ["PhotoImage", "load_photo_image"]
+__all__ = ["PhotoImage", "image_size", "load_photo_image"]
 
 _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
             8: cv2.IMREAD_REDUCED_COLOR_8}
@@ -73,7 +73,14 @@ class PhotoImage:
         return np.asarray(u_px, dtype=float) * sx, np.asarray(v_px, dtype=float) * sy
 
 
-def _image_size(path: Path) -> tuple[int, int]:
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels of an image file, from its header (Pillow, no decode).
+
+    Raises
+    ------
+    ImageReadError
+        If the file is missing or not a readable image.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -109,7 +116,7 @@ def load_photo_image(path: Path | str, *, min_long_side_px: int = 1000,
         If the file is missing or cannot be decoded.
     """
     path = Path(path)
-    width, height = _image_size(path)
+    width, height = image_size(path)
     long_side = max(width, height)
     factor = 1
     for f in (8, 4, 2):

@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from vision.errors import ImageReadError, VisionError
+from vision.images import image_size
 
 __all__ = [
     "IGNORE",
@@ -161,18 +162,6 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     inter = iw * ih
     union = a[2] * a[3] + b[2] * b[3] - inter
     return float(inter / union) if union > 0 else 0.0
-
-
-def _image_size(path: Path) -> tuple[int, int]:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return int(im.size[0]), int(im.size[1])
-    except FileNotFoundError as err:
-        raise ImageReadError(f"{path}: image file not found") from err
-    except (UnidentifiedImageError, OSError) as err:
-        raise ImageReadError(f"{path}: not a readable image ({err})") from err
 
 
 def read_image(path: Path | str) -> np.ndarray:
@@ -303,7 +292,7 @@ def read_coco(path: Path | str) -> LabelledSet:
             continue
         image_path = _find_image(json_path, entry["file_name"])
         try:
-            w, h = _image_size(image_path)
+            w, h = image_size(image_path)
         except ImageReadError as err:
             problems.append(f"{err}; skipped")
             continue
@@ -426,7 +415,7 @@ def read_yolo(root: Path | str) -> LabelledSet:
         rel = image_path.relative_to(image_root).with_suffix(".txt")
         label_path = label_root / rel if label_root is not None else image_path.with_suffix(".txt")
         try:
-            w, h = _image_size(image_path)
+            w, h = image_size(image_path)
         except ImageReadError as err:
             problems.append(f"{err}; skipped")
             used_labels.add(label_path)
@@ -670,7 +659,7 @@ def derive_yolo_from_masks(image_dir: Path | str, mask_dir: Path | str, out_dir:
         mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
         if mask is None:
             raise LabelError(f"{mask_path}: OpenCV could not decode the mask")
-        w, h = _image_size(image_path)
+        w, h = image_size(image_path)
         if mask.shape != (h, w):
             raise LabelError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} px, image {w}x{h}")
         boxes = boxes_from_mask(mask, class_name, min_area_px=min_area_px)
