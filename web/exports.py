@@ -318,7 +318,8 @@ def _photo_entry(photo: Photo, georef: PhotoGeoref | None) -> dict[str, Any]:
         "gimbal": {"pitch_deg": photo.gimbal_pitch_deg, "yaw_deg": photo.gimbal_yaw_deg,
                    "roll_deg": photo.gimbal_roll_deg, "flight_yaw_deg": photo.flight_yaw_deg},
         "pose": None if georef is None else {
-            "lat_deg": georef.lat_deg, "lon_deg": georef.lon_deg, "height_agl_m": georef.height_agl_m, "yaw_deg": georef.yaw_deg,
+            "lat_deg": georef.lat_deg, "lon_deg": georef.lon_deg,
+            "height_agl_m": georef.height_agl_m, "yaw_deg": georef.yaw_deg,
             "pitch_deg": georef.pitch_deg, "roll_deg": georef.roll_deg,
             "height_source": georef.height_source, "yaw_source": georef.yaw_source,
             "ground_elevation_m": georef.ground_elevation_m, "gsd_cm_px": georef.gsd_cm_px,

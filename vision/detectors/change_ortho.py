@@ -69,7 +69,8 @@ def segment_features(before_bgr: np.ndarray, after_bgr: np.ndarray, *, gsd_m: fl
     check_pair(before_bgr, after_bgr, gsd_m)
     la, lb = lab(before_bgr), lab(after_bgr)
     for c in range(3):
-        la[..., c] = (la[..., c] - la[..., c].mean()) * (lb[..., c].std() / (la[..., c].std() + 1e-6)) + lb[..., c].mean()
+        scale = lb[..., c].std() / (la[..., c].std() + 1e-6)
+        la[..., c] = (la[..., c] - la[..., c].mean()) * scale + lb[..., c].mean()
     px2 = gsd_m ** 2
     seg = cv2.ximgproc.segmentation.createGraphSegmentation(
         sigma=0.8, k=float(k_m2 / px2), min_size=max(int(round(min_segment_m2 / px2)), 4)).processImage(after_bgr)
