@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from vision.detectors.change_ortho import segment_change_mask, segment_features, segment_object_mask
+from vision.detectors.change_ortho import (segment_change_mask, segment_features, segment_object_mask,
+                                           segment_rectangularity)
 from vision.evaluation import region_counts
 
 
@@ -64,3 +66,34 @@ def test_change_detector_with_roof_segments_reports_the_roof_as_a_new_structure(
     assert 150 < region.area_m2 <= 320  # within the 20 x 16 m roof (its main segment, eroded)
     assert region_counts(result.mask, truth).true_flagged == 1
     assert not result.mask[80:120, 70:120].any()
+
+
+def test_rectangularity_of_generated_segments():
+    """GENERATED label image: a filled rectangle, an L shape and an id that does not occur."""
+    labels = np.zeros((60, 60), np.int32)
+    labels[5:25, 5:45] = 1  # 20 x 40 px rectangle
+    labels[30:55, 5:15] = 2  # L: a 25 x 10 bar and a 10 x 30 foot
+    labels[45:55, 15:45] = 2
+    rect = segment_rectangularity(labels, n=4)
+    assert rect.shape == (4,)
+    assert 0.95 <= rect[1] <= 1.15
+    assert rect[2] < 0.7
+    assert rect[3] == 0.0
+
+
+def test_object_mask_makes_one_region_per_segment_even_when_erosion_splits_it():
+    """GENERATED features: one segment of two 20 x 20 px blocks joined by a 1 px neck.
+
+    Eroding it by one pixel cuts the neck; only the larger block stays, so the segment is one
+    region and not two."""
+    labels = np.zeros((40, 64), np.int32)
+    labels[10:30, 5:25] = 1
+    labels[20, 25:35] = 1
+    labels[8:32, 35:59] = 1  # 24 x 24, the larger block
+    features = {"labels": labels, "distance": np.array([0.0, 20.0]), "chroma": np.array([10.0, 2.0]),
+                "lightness": np.array([50.0, 50.0]), "area_px": np.bincount(labels.ravel()).astype(float),
+                "rectangularity": np.array([0.0, 1.0])}
+    mask = segment_object_mask(features, gsd_m=0.5)
+    n, _ = cv2.connectedComponents(mask, connectivity=8)
+    assert n - 1 == 1
+    assert mask[20, 47] == 255 and not mask[10:30, 5:25].any()
