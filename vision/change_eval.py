@@ -17,8 +17,8 @@ The detector runs with :data:`ORTHO_OPTIONS`: the optical-flow parallax step off
 folders hold orthoimages, which have no viewpoint parallax to model) and the object-level
 roof-segment method (:mod:`vision.detectors.change_ortho`: LEVIR-CD labels building change
 only). Its four settings are those most leave-one-out folds chose on the LEVIR-CD samples
-(``benchmarks/change_levir.py --segments --objects``: every fold chose distance 4 and chroma
-6; six of eleven rectangularity 0.4; ten the 2000 m2 cap). They were chosen on these pairs,
+(``benchmarks/change_levir.py --segments --objects``, 54 settings: ten of eleven folds chose
+distance 4, all chroma 6 and rectangularity 0.4, ten the 2000 m2 cap). They were chosen on these pairs,
 so this folder's figure is **not** held out: the held-out figure is the benchmark's
 (docs/BENCHMARKS.md).
 
