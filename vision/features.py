@@ -6,10 +6,19 @@ more neighbouring pairs than ORB (Garfield Park: 24 of 27 consecutive pairs agai
 about 0.2 s per ~1 MP image. SIFT descriptors are matched with FLANN's randomised k-d trees
 (seeded, so results repeat; ~3x faster than brute force at 4000 features), ORB's by brute
 force on the Hamming distance. Matches pass Lowe's ratio test (0.75, Lowe 2004, 7.1).
+
+Each feature set's FLANN index is built once and kept while the set lives (a photo is matched
+with two to six others: the neighbours, the overlapping photos, its change references), and
+the matches of a pair are remembered (a small cache keyed by the two feature sets' identity),
+so the change detector's registration of a photo against a reference of the same set reuses
+what georeferencing found. Both give the same matches as matching afresh.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -70,28 +79,76 @@ def detect_features(image: np.ndarray, *, method: str = "sift", max_features: in
     return Features(points_px=pts, descriptors=desc, method=method)
 
 
+_KEEP_PAIRS = 64  # matched pairs remembered (a few KB each)
+_lock = threading.Lock()
+_pairs: OrderedDict[tuple[int, int, float], tuple[weakref.ref, weakref.ref, tuple[np.ndarray, np.ndarray]]] = OrderedDict()
+_indexes: dict[int, tuple[weakref.ref, cv2.flann_Index]] = {}
+
+
+def _flann_index(f: Features) -> cv2.flann_Index:
+    """The FLANN index (4 randomised k-d trees, seeded) of a SIFT feature set, built once per set."""
+    key = id(f)
+    with _lock:
+        hit = _indexes.get(key)
+        if hit is not None and hit[0]() is f:
+            return hit[1]
+    cv2.setRNGSeed(0)  # FLANN's randomised trees draw from OpenCV's (thread-local) RNG
+    index = cv2.flann_Index(f.descriptors, {"algorithm": 1, "trees": 4})
+    with _lock:
+        _indexes[key] = (weakref.ref(f, lambda _r, k=key: _indexes.pop(k, None)), index)
+    return index
+
+
+def _match_uncached(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    if a.method == "sift":
+        dist2 = _flann_index(b).knnSearch(a.descriptors, 2, params={"checks": 64})
+        ib, d2 = dist2
+        d = np.sqrt(d2)  # FLANN's L2 is squared; the ratio test on distances, as cv2's matchers report them
+        good = (ib[:, 1] >= 0) & (d[:, 0].astype(np.float64) < ratio * d[:, 1].astype(np.float64))
+        ia, ib = np.flatnonzero(good), ib[good, 0]
+    else:
+        knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(a.descriptors, b.descriptors, k=2)
+        best = [m[0] for m in knn if len(m) == 2 and m[0].distance < ratio * m[1].distance]
+        ia = np.array([m.queryIdx for m in best], dtype=int)
+        ib = np.array([m.trainIdx for m in best], dtype=int)
+    return a.points_px[ia].reshape(-1, 2), b.points_px[ib].reshape(-1, 2)
+
+
 def match_features(a: Features, b: Features, *, ratio: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
-    """Match two feature sets with the ratio test.
+    """Match two feature sets with the ratio test (each of ``a``'s keypoints against ``b``'s).
+
+    SIFT descriptors are searched in ``b``'s FLANN index (built once per feature set); the
+    result of a pair is remembered while both sets live (module docstring), so asking again
+    costs nothing. Treat the returned arrays as read-only.
 
     Returns
     -------
     (pts_a, pts_b) : ndarray (M, 2) float32
         Matched positions in image a and image b (M may be 0).
+
+    Raises
+    ------
+    ValueError
+        If the two sets were made by different methods.
     """
     if a.method != b.method:
         raise ValueError(f"cannot match {a.method} features against {b.method} features")
     if len(a) < 2 or len(b) < 2 or a.descriptors is None or b.descriptors is None:
         return np.empty((0, 2), np.float32), np.empty((0, 2), np.float32)
-    if a.method == "sift":
-        cv2.setRNGSeed(0)  # FLANN's randomised trees draw from OpenCV's (thread-local) RNG
-        matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 64})
-    else:
-        matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    knn = matcher.knnMatch(a.descriptors, b.descriptors, k=2)
-    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < ratio * m[1].distance]
-    ia = np.array([m.queryIdx for m in good], dtype=int)
-    ib = np.array([m.trainIdx for m in good], dtype=int)
-    return a.points_px[ia].reshape(-1, 2), b.points_px[ib].reshape(-1, 2)
+    key = (id(a), id(b), float(ratio))
+    with _lock:
+        hit = _pairs.get(key)
+        if hit is not None and hit[0]() is a and hit[1]() is b:
+            _pairs.move_to_end(key)
+            return hit[2]
+    out = _match_uncached(a, b, ratio)
+    for arr in out:
+        arr.flags.writeable = False
+    with _lock:
+        _pairs[key] = (weakref.ref(a), weakref.ref(b), out)
+        while len(_pairs) > _KEEP_PAIRS:
+            _pairs.popitem(last=False)
+    return out
 
 
 def estimate_homography(src_px: np.ndarray, dst_px: np.ndarray, *, ransac_px: float = 4.0,
