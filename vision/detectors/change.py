@@ -76,8 +76,9 @@ import numpy as np
 
 from vision.detectors.base import (CategoryConfig, Detection, DetectionContext, PhotoView,
                                    detection_from_contour, merge_category_config, register)
-from vision.detectors.change_maps import (change_mask, check_pair, grow_regions, lab, one_way_distances,
-                                          refine_with_flow, register_onto, snap_to_segments, vegetation_mask)
+from vision.detectors.change_maps import (change_mask, check_pair, dis_flows, grow_regions, lab, one_way_distances,
+                                          refine_with_flow, register_onto, snap_to_segments, valid_window,
+                                          vegetation_mask)
 from vision.detectors.change_ortho import segment_features, segment_object_mask
 from vision.errors import RegistrationError, VisionError
 from vision.images import PhotoImage
@@ -177,6 +178,34 @@ _DEFAULT_CATEGORIES = {
     "illegal_structure": CategoryConfig(min_area_m2=20.0, max_area_m2=2000.0),
     "illegal_parking": CategoryConfig(min_area_m2=5.0, max_area_m2=16.0),
 }
+
+
+def _crop_window(valid: np.ndarray, margin_px: int) -> tuple[slice, slice] | None:
+    """:func:`~vision.detectors.change_maps.valid_window`, or None when the window is under
+    32 px on a side (too small for the flow's pyramid: the whole image is used then)."""
+    window = valid_window(valid, margin_px)
+    if window is None or min(s.stop - s.start for s in window) < 32:
+        return None
+    return window
+
+
+def _uncropped(result: ChangeResult, window: tuple[slice, slice], shape: tuple[int, int]) -> ChangeResult:
+    """A :class:`ChangeResult` computed in ``window`` (row and column slices) moved into the
+    whole image of ``shape`` (H, W): maps padded with zeros, outlines and boxes shifted."""
+    rows, cols = window
+    offset = np.array([cols.start, rows.start])
+
+    def pad(a: np.ndarray | None) -> np.ndarray | None:
+        if a is None:
+            return None
+        out = np.zeros(shape, a.dtype)
+        out[window] = a
+        return out
+
+    regions = tuple(replace(r, contour=r.contour + offset.astype(r.contour.dtype)) for r in result.regions)
+    rejected = tuple(((x + cols.start, y + rows.start, w, h), why) for (x, y, w, h), why in result.rejected)
+    return replace(result, mask=pad(result.mask), regions=regions, distance=pad(result.distance),
+                   judged=pad(result.judged), candidates=pad(result.candidates), rejected=rejected)
 
 
 def _odd(n: float) -> int:
@@ -352,7 +381,10 @@ class ChangeDetector:
                 continue
             border = _odd(2 * self.border_m / gsd)
             valid = cv2.erode(valid.astype(np.uint8), np.ones((border, border), np.uint8)) > 0
-            _, _, _, _, mask2 = self._candidates(warped, view.image.pixels, gsd, valid)
+            window = _crop_window(valid, border) or (slice(None), slice(None))
+            mask2 = np.zeros(valid.shape, np.uint8)
+            mask2[window] = self._candidates(warped[window], view.image.pixels[window], gsd, valid[window],
+                                             self._flows(warped, view.image.pixels, valid, window))[4]
             kept = np.zeros_like(result.mask)
             regions, rejected = [], list(result.rejected)
             for region in result.regions:
@@ -389,14 +421,23 @@ class ChangeDetector:
                 out.append(det)
         return out
 
-    def _candidates(self, warped: np.ndarray, current: np.ndarray, gsd: float,
-                    valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Steps 2-4: (aligned reference, judged, unstable, distance, candidate mask)."""
+    def _flows(self, warped: np.ndarray, current: np.ndarray, valid: np.ndarray,
+               window: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Step 2's two DIS flows over the whole registered pair, cut to ``window`` (None with the step off)."""
+        if self.max_parallax_m <= 0:
+            return None
+        return tuple(f[window] for f in dis_flows(warped, current, valid))
+
+    def _candidates(self, warped: np.ndarray, current: np.ndarray, gsd: float, valid: np.ndarray,
+                    flows: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Steps 2-4: (aligned reference, judged, unstable, distance, candidate mask); ``flows``
+        as :func:`~vision.detectors.change_maps.refine_with_flow` takes them."""
         judged, unstable = valid, np.zeros_like(valid)
         if self.max_parallax_m > 0:
             warped, elevated, consistent = refine_with_flow(warped, current, valid,
                                                             max_shift_px=self.max_parallax_m / gsd,
-                                                            window_px=_odd(2 * self.occlusion_m / gsd))
+                                                            window_px=_odd(2 * self.occlusion_m / gsd), flows=flows)
             grow = _odd(1.0 / gsd)
             elevated = cv2.dilate(elevated.astype(np.uint8), np.ones((grow, grow), np.uint8)) > 0
             judged = valid & ~elevated
@@ -462,10 +503,26 @@ class ChangeDetector:
         """
         check_pair(before_bgr, after_bgr, gsd_m)
         gsd = float(gsd_m)
-        current, warped = after_bgr, before_bgr
-        height, width = current.shape[:2]
+        height, width = after_bgr.shape[:2]
         if valid is None:
             valid = np.ones((height, width), bool)
+        border = _odd(2 * self.border_m / gsd)
+        window = _crop_window(valid, border)
+        if window is None or self.roof_segments is not None:
+            return self._compare(before_bgr, after_bgr, gsd, valid)
+        # Only the reference's footprint (and the border around it) is compared, with the same
+        # result: every step is local but the optical flow, which is computed on the whole pair.
+        judgeable = cv2.erode(valid.astype(np.uint8), np.ones((border, border), np.uint8),
+                              borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0
+        flows = self._flows(before_bgr, after_bgr, judgeable, window) if judgeable.any() else None
+        sub = self._compare(before_bgr[window], after_bgr[window], gsd, valid[window], flows)
+        return _uncropped(sub, window, (height, width))
+
+    def _compare(self, before_bgr: np.ndarray, after_bgr: np.ndarray, gsd: float, valid: np.ndarray,
+                 flows: tuple[np.ndarray, np.ndarray] | None = None) -> ChangeResult:
+        """:meth:`compare` on checked inputs (``valid`` given; ``flows`` as :meth:`_candidates` takes them)."""
+        current, warped = after_bgr, before_bgr
+        height, width = current.shape[:2]
         border = _odd(2 * self.border_m / gsd)
         valid = cv2.erode(valid.astype(np.uint8), np.ones((border, border), np.uint8),
                           borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0
@@ -475,7 +532,7 @@ class ChangeDetector:
             return ChangeResult(empty, (), np.zeros((height, width), np.float32), 0.0)
         if self.roof_segments is not None:
             return self._roof_segment_result(before_bgr, after_bgr, gsd, valid, n_valid)
-        warped, judged, unstable, dist, mask = self._candidates(warped, current, gsd, valid)
+        warped, judged, unstable, dist, mask = self._candidates(warped, current, gsd, valid, flows)
         changed = int(np.count_nonzero(mask)) / n_valid
         candidates = mask
         if self.segment_scale_m2 > 0 and mask.any():

@@ -12,8 +12,8 @@ import numpy as np
 from vision.detectors.base import PhotoView
 from vision.features import detect_features, estimate_homography, match_features
 
-__all__ = ["change_distance", "change_mask", "check_pair", "grow_regions", "lab", "local_contrast", "one_way_distances",
-           "refine_with_flow", "register_onto", "snap_to_segments", "vegetation_mask"]
+__all__ = ["change_distance", "change_mask", "check_pair", "dis_flows", "grow_regions", "lab", "local_contrast", "one_way_distances",
+           "refine_with_flow", "register_onto", "snap_to_segments", "valid_window", "vegetation_mask"]
 
 
 def register_onto(reference: PhotoView, current: PhotoView, *, min_inliers: int = 30) -> tuple[np.ndarray, np.ndarray, int]:
@@ -43,6 +43,36 @@ def register_onto(reference: PhotoView, current: PhotoView, *, min_inliers: int 
     return warped, valid, int(inliers.sum())
 
 
+def valid_window(valid: np.ndarray, margin_px: int) -> tuple[slice, slice] | None:
+    """The bounding box of ``valid`` grown by ``margin_px`` on each side (clipped to the image).
+
+    A registered reference covers only part of the current photo (about half of it for a
+    photo of the other pass); every map of the comparison is computed in this window only.
+
+    Parameters
+    ----------
+    valid : ndarray (H, W) bool
+        Where the warped reference has pixels.
+    margin_px : int
+        Pixels kept around the box (>= 0), for filters and erosions reaching past its edge.
+
+    Returns
+    -------
+    (rows, cols) : tuple of slice, or None
+        None when the window is the whole image or ``valid`` is empty (nothing to crop).
+    """
+    rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
+    if rows.size == 0:
+        return None
+    m = max(int(margin_px), 0)
+    height, width = valid.shape
+    y0, y1 = max(int(rows[0]) - m, 0), min(int(rows[-1]) + 1 + m, height)
+    x0, x1 = max(int(cols[0]) - m, 0), min(int(cols[-1]) + 1 + m, width)
+    if (y0, y1, x0, x1) == (0, height, 0, width):
+        return None
+    return slice(y0, y1), slice(x0, x1)
+
+
 def _median_flow(flow: np.ndarray, size_px: int) -> np.ndarray:
     """Median of each flow component over a ``size_px`` square window (0.25 px steps, +-32 px)."""
     out = np.empty_like(flow)
@@ -53,9 +83,29 @@ def _median_flow(flow: np.ndarray, size_px: int) -> np.ndarray:
     return out
 
 
+def dis_flows(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense optical flow (DIS, preset MEDIUM) both ways between the current image and the
+    warped reference (the current pixels filling in where ``valid`` is False), as
+    :func:`refine_with_flow` computes it.
+
+    DIS works coarse to fine over the whole image, so its flow depends on the image's extent:
+    compute it on the whole registered pair and crop the result, not the other way round.
+
+    Returns
+    -------
+    (forward, backward) : ndarray (H, W, 2) float32 each
+        Current -> reference and reference -> current displacements, pixels.
+    """
+    filled = np.where(valid[..., None], warped_bgr, current_bgr)
+    a = cv2.cvtColor(current_bgr, cv2.COLOR_BGR2GRAY)
+    b = cv2.cvtColor(filled, cv2.COLOR_BGR2GRAY)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return dis.calc(a, b, None), dis.calc(b, a, None)
+
+
 def refine_with_flow(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.ndarray, *,
-                     max_shift_px: float, window_px: int,
-                     consistency_px: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     max_shift_px: float, window_px: int, consistency_px: float = 1.0,
+                     flows: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Re-align a registered reference with dense optical flow and find what stands off its surroundings.
 
     OpenCV's DIS flow (Kroeger et al. 2016, preset MEDIUM) is computed both ways between the
@@ -82,18 +132,17 @@ def refine_with_flow(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.
         Side of the median window, pixels.
     consistency_px : float
         Largest forward-backward round-trip error of a trusted flow vector, pixels.
+    flows : (ndarray (H, W, 2), ndarray (H, W, 2)), optional
+        The two flows of :func:`dis_flows` for these pixels, when already computed (e.g. on
+        the whole image this is a window of); computed here otherwise.
 
     Returns
     -------
     (aligned, elevated, consistent) : ndarray (H, W, 3) uint8, ndarray (H, W) bool, ndarray (H, W) bool
     """
     filled = np.where(valid[..., None], warped_bgr, current_bgr)
-    a = cv2.cvtColor(current_bgr, cv2.COLOR_BGR2GRAY)
-    b = cv2.cvtColor(filled, cv2.COLOR_BGR2GRAY)
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    fwd = dis.calc(a, b, None)
-    bwd = dis.calc(b, a, None)
-    h, w = a.shape
+    fwd, bwd = flows if flows is not None else dis_flows(warped_bgr, current_bgr, valid)
+    h, w = valid.shape
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     back = cv2.remap(bwd, gx + fwd[..., 0], gy + fwd[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                      borderValue=(1e3, 1e3))
