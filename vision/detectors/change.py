@@ -544,7 +544,7 @@ class ChangeDetector:
             return ChangeResult(empty, (), dist, changed, judged, mask, (), n_valid)
         min_px = 0.5 * min(enabled) / gsd ** 2
         lab_now, lab_ref = lab(current), lab(warped)
-        green_now, green_ref = vegetation_mask(current), vegetation_mask(warped)
+        green_now = vegetation_mask(current)
         ring_px = max(_odd(2.0 / gsd), 5)  # a ring ~1 m wide, past the boundary pixel (mixed colours)
         reach_px = _odd(2 * self.occlusion_m / gsd)
         pad = reach_px

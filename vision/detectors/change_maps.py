@@ -247,40 +247,58 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
     shifts = [(dy, dx) for dy in offsets for dx in offsets if dy * dy + dx * dx <= r * r]
     height, width = valid.shape
 
-    def outside(x: np.ndarray, y: np.ndarray, later_first: bool) -> np.ndarray:
-        # smallest weighted distance from x's colour to y's colours within the tolerance disc;
-        # channel planes and in-place ufuncs: no (H, W, C) temporaries per shift (~3x faster)
-        ypad = cv2.copyMakeBorder(y, r, r, r, r, cv2.BORDER_REPLICATE) if r > 0 else y
-        xs = [np.ascontiguousarray(x[..., c]) for c in range(x.shape[2])]
-        ys = [np.ascontiguousarray(ypad[..., c]) for c in range(x.shape[2])]
-        w_lighter, w_darker = (l_weight_lighter, l_weight) if later_first else (l_weight, l_weight_lighter)
-        best = np.full((height, width), np.inf, np.float32)
-        d2, t, u = (np.empty((height, width), np.float32) for _ in range(3))
-        for dy, dx in shifts:
-            win = (slice(r + dy, r + dy + height), slice(r + dx, r + dx + width))
-            np.subtract(xs[0], ys[0][win], out=t)  # lightness: weighted by the sign of the change
+    # Both ways at once: the pair (later pixel q, earlier pixel q + s) serves the later image's
+    # distance at q and, read back by -s, the earlier image's at q + s (the colour term is the
+    # same both ways; the structure term counts the excess of one or the other). The pairs are
+    # formed on the later image padded by r, so each shift's colour term is computed once.
+    # Channel planes and in-place ufuncs: no (H, W, C) temporaries per shift.
+    nch = after.shape[2]
+    hp, wp = height + 2 * r, width + 2 * r
+    later = cv2.copyMakeBorder(after, r, r, r, r, cv2.BORDER_REPLICATE) if r > 0 else after
+    earlier = cv2.copyMakeBorder(before, 2 * r, 2 * r, 2 * r, 2 * r, cv2.BORDER_REPLICATE) if r > 0 else before
+    xs = [np.ascontiguousarray(later[..., c]) for c in range(nch)]
+    ys = [np.ascontiguousarray(earlier[..., c]) for c in range(nch)]
+    appeared = np.full((height, width), np.inf, np.float32)
+    vanished = np.full((height, width), np.inf, np.float32)
+    c2, t, u = (np.empty((hp, wp), np.float32) for _ in range(3))
+    app, van = (np.empty((hp, wp), np.float32) for _ in range(2)) if nch > 3 else (c2, c2)
+    inner = (slice(r, r + height), slice(r, r + width))
+    wanted = set(shifts)
+    for dy, dx in sorted(wanted | {(-dy, -dx) for dy, dx in shifts}):
+        win = (slice(r + dy, r + dy + hp), slice(r + dx, r + dx + wp))
+        np.subtract(xs[0], ys[0][win], out=t)  # lightness, later minus earlier: weighted by its sign
+        np.maximum(t, 0.0, out=u)
+        np.minimum(t, 0.0, out=t)
+        if l_weight_lighter != 1.0:
+            np.multiply(u, l_weight_lighter, out=u)
+        if l_weight != 1.0:
+            np.multiply(t, l_weight, out=t)
+        np.add(t, u, out=t)
+        np.multiply(t, t, out=c2)
+        for c in (1, 2):
+            np.subtract(xs[c], ys[c][win], out=t)
+            np.multiply(t, t, out=t)
+            np.add(c2, t, out=c2)
+        if nch > 3:  # structure: only more of it in the image whose distance it is
+            np.subtract(xs[3], ys[3][win], out=t)
             np.maximum(t, 0.0, out=u)
+            np.multiply(u, structure_weight, out=u)
+            np.multiply(u, u, out=u)
+            np.add(c2, u, out=app)
             np.minimum(t, 0.0, out=t)
-            np.multiply(u, w_lighter, out=u)
-            np.multiply(t, w_darker, out=t)
-            np.add(t, u, out=t)
-            np.multiply(t, t, out=d2)
-            for c in (1, 2):
-                np.subtract(xs[c], ys[c][win], out=t)
-                np.multiply(t, t, out=t)
-                np.add(d2, t, out=d2)
-            if len(xs) > 3:  # structure: only more of it here than there
-                np.subtract(xs[3], ys[3][win], out=t)
-                np.maximum(t, 0.0, out=t)
-                np.multiply(t, structure_weight, out=t)
-                np.multiply(t, t, out=t)
-                np.add(d2, t, out=d2)
-            np.minimum(best, d2, out=best)
-        out = np.sqrt(best)
-        out[~valid] = 0.0
-        return out
-
-    return outside(after, before, True), outside(before, after, False)
+            np.multiply(t, structure_weight, out=t)
+            np.multiply(t, t, out=t)
+            np.add(c2, t, out=van)
+        if (dy, dx) in wanted:  # the later pixel at q against the earlier at q + s
+            np.minimum(appeared, app[inner], out=appeared)
+        if (-dy, -dx) in wanted:  # the earlier pixel at p against the later at p - (dy, dx)
+            np.minimum(vanished, van[r - dy:r - dy + height, r - dx:r - dx + width], out=vanished)
+    out = []
+    for best in (appeared, vanished):
+        dist = np.sqrt(best)
+        dist[~valid] = 0.0
+        out.append(dist)
+    return out[0], out[1]
 
 
 def local_contrast(lightness: np.ndarray, size_px: int) -> np.ndarray:
