@@ -64,7 +64,7 @@ from patrol.settings import Settings  # noqa: E402
 from vision.calibration import PairMatch, ground_disagreement_m  # noqa: E402
 from vision.error_model import CONSUMER_DRONE, PoseUncertainty, disagreement_m  # noqa: E402
 from vision.errors import RegistrationError, VisionError  # noqa: E402
-from vision.features import detect_features, estimate_homography, match_features  # noqa: E402
+from vision.features import clear_match_cache, detect_features, estimate_homography, match_features  # noqa: E402
 from vision.images import load_photo_image  # noqa: E402
 from vision.placement import place_photo_set  # noqa: E402
 from vision.reference import overlap_fraction  # noqa: E402
@@ -145,9 +145,11 @@ def bench_set(folder: Path, photo_set: str, utc_offset_h: float | None, *, min_o
                 notes: list[str] = []
                 kwargs = dict(camera_model=CAMERAS_BY_SET.get(photo_set),
                               ground_elevation_m=GROUND_ELEVATION_BY_SET.get(photo_set))
+                clear_match_cache()  # each run matches afresh (matches are remembered per feature set)
                 t0 = time.perf_counter()
                 placements, errors = place_photo_set(photos, images, features, refine=False, note=notes.append,
                                                      **kwargs)
+                clear_match_cache()
                 t1 = time.perf_counter()
                 refined_notes: list[str] = []
                 place_photo_set(photos, images, features, refine=True, note=refined_notes.append, **kwargs)

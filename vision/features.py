@@ -26,7 +26,7 @@ import numpy as np
 
 from vision.errors import RegistrationError
 
-__all__ = ["Features", "detect_features", "estimate_homography", "match_features"]
+__all__ = ["Features", "clear_match_cache", "detect_features", "estimate_homography", "match_features"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,13 @@ _KEEP_PAIRS = 64  # matched pairs remembered (a few KB each)
 _lock = threading.Lock()
 _pairs: OrderedDict[tuple[int, int, float], tuple[weakref.ref, weakref.ref, tuple[np.ndarray, np.ndarray]]] = OrderedDict()
 _indexes: dict[int, tuple[weakref.ref, cv2.flann_Index]] = {}
+
+
+def clear_match_cache() -> None:
+    """Forget the remembered FLANN indexes and matched pairs (e.g. to time matching afresh)."""
+    with _lock:
+        _indexes.clear()
+        _pairs.clear()
 
 
 def _flann_index(f: Features) -> cv2.flann_Index:

@@ -137,3 +137,30 @@ def test_bright_object_on_pale_ground_is_found_and_its_shadow_twin_is_not():
         found[name] = [r.area_m2 for r in result.regions]
     assert len(found["lighter"]) == 1 and found["lighter"][0] == pytest.approx(32.0, rel=0.3)
     assert found["darker"] == []
+
+
+def test_compare_in_the_reference_window_equals_the_whole_image(working_image, monkeypatch):
+    """Generated: a blue block pasted into a real photo, the reference covering part of it.
+    :meth:`ChangeDetector.compare` works in the reference's window; the result is the one the
+    whole image gives."""
+    import vision.detectors.change as change
+
+    before = working_image(BRIGHTON, "DJI_0033.JPG").pixels
+    after = before.copy()
+    h, w = after.shape[:2]
+    after[h // 2:h // 2 + 40, w // 3:w // 3 + 60] = (200, 60, 20)
+    valid = np.zeros((h, w), bool)
+    valid[h // 5:, :int(0.6 * w)] = True
+    detector = get_detector("change")
+    windowed = detector.compare(before, after, gsd_m=0.05, valid=valid)
+    monkeypatch.setattr(change, "_crop_window", lambda _valid, _margin: None)
+    whole = detector.compare(before, after, gsd_m=0.05, valid=valid)
+    assert len(whole.regions) >= 1
+    np.testing.assert_array_equal(windowed.mask, whole.mask)
+    np.testing.assert_array_equal(windowed.candidates, whole.candidates)
+    np.testing.assert_array_equal(windowed.judged, whole.judged)
+    np.testing.assert_allclose(windowed.distance, whole.distance, atol=1e-3)
+    assert [r.category for r in windowed.regions] == [r.category for r in whole.regions]
+    for a, b in zip(windowed.regions, whole.regions):
+        np.testing.assert_array_equal(a.contour, b.contour)
+    assert [box for box, _ in windowed.rejected] == [box for box, _ in whole.rejected]

@@ -1,0 +1,46 @@
+"""Feature matching on a real photo pair: the remembered FLANN index and matches give what
+OpenCV's matcher gives afresh."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.features import Features, clear_match_cache, detect_features, match_features
+
+BRIGHTON = "brighton_beach_dji_fc300s"
+
+
+def _flann_afresh(a: Features, b: Features, ratio: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's FLANN matcher on the two sets with the ratio test (the matching before the cache)."""
+    cv2.setRNGSeed(0)
+    knn = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 64}).knnMatch(a.descriptors, b.descriptors, k=2)
+    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < ratio * m[1].distance]
+    return (a.points_px[[m.queryIdx for m in good]].reshape(-1, 2),
+            b.points_px[[m.trainIdx for m in good]].reshape(-1, 2))
+
+
+@pytest.fixture(scope="module")
+def photos(working_image):
+    return [detect_features(working_image(BRIGHTON, name).pixels) for name in ("DJI_0024.JPG", "DJI_0025.JPG",
+                                                                                 "DJI_0026.JPG")]
+
+
+def test_remembered_matching_equals_opencv_afresh(photos):
+    a, b, c = photos
+    clear_match_cache()
+    for x, y in ((a, b), (c, b), (b, a), (a, b)):  # b's index built once and reused; (a, b) remembered
+        expected = _flann_afresh(x, y)
+        got = match_features(x, y)
+        assert len(expected[0]) > 50
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_remembered_matches_are_read_only(photos):
+    a, b, _ = photos
+    pa, _ = match_features(a, b)
+    with pytest.raises(ValueError):
+        pa[0, 0] = -1.0
+    np.testing.assert_array_equal(match_features(a, b)[0], _flann_afresh(a, b)[0])
