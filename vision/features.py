@@ -81,7 +81,8 @@ def detect_features(image: np.ndarray, *, method: str = "sift", max_features: in
 
 _KEEP_PAIRS = 64  # matched pairs remembered (a few KB each)
 _lock = threading.Lock()
-_pairs: OrderedDict[tuple[int, int, float], tuple[weakref.ref, weakref.ref, tuple[np.ndarray, np.ndarray]]] = OrderedDict()
+_Entry = tuple[weakref.ref, weakref.ref, tuple[np.ndarray, np.ndarray]]
+_pairs: OrderedDict[tuple[int, int, float], _Entry] = OrderedDict()
 _indexes: dict[int, tuple[weakref.ref, cv2.flann_Index]] = {}
 
 
@@ -108,8 +109,7 @@ def _flann_index(f: Features) -> cv2.flann_Index:
 
 def _match_uncached(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, np.ndarray]:
     if a.method == "sift":
-        dist2 = _flann_index(b).knnSearch(a.descriptors, 2, params={"checks": 64})
-        ib, d2 = dist2
+        ib, d2 = _flann_index(b).knnSearch(a.descriptors, 2, params={"checks": 64})
         d = np.sqrt(d2)  # FLANN's L2 is squared; the ratio test on distances, as cv2's matchers report them
         good = (ib[:, 1] >= 0) & (d[:, 0].astype(np.float64) < ratio * d[:, 1].astype(np.float64))
         ia, ib = np.flatnonzero(good), ib[good, 0]

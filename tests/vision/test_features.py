@@ -15,7 +15,8 @@ BRIGHTON = "brighton_beach_dji_fc300s"
 def _flann_afresh(a: Features, b: Features, ratio: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
     """OpenCV's FLANN matcher on the two sets with the ratio test (the matching before the cache)."""
     cv2.setRNGSeed(0)
-    knn = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 64}).knnMatch(a.descriptors, b.descriptors, k=2)
+    matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 64})
+    knn = matcher.knnMatch(a.descriptors, b.descriptors, k=2)
     good = [m[0] for m in knn if len(m) == 2 and m[0].distance < ratio * m[1].distance]
     return (a.points_px[[m.queryIdx for m in good]].reshape(-1, 2),
             b.points_px[[m.trainIdx for m in good]].reshape(-1, 2))

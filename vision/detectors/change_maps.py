@@ -12,8 +12,9 @@ import numpy as np
 from vision.detectors.base import PhotoView
 from vision.features import detect_features, estimate_homography, match_features
 
-__all__ = ["change_distance", "change_mask", "check_pair", "dis_flows", "grow_regions", "lab", "local_contrast", "one_way_distances",
-           "refine_with_flow", "register_onto", "snap_to_segments", "valid_window", "vegetation_mask"]
+__all__ = ["change_distance", "change_mask", "check_pair", "dis_flows", "grow_regions", "lab", "local_contrast",
+           "one_way_distances", "refine_with_flow", "register_onto", "snap_to_segments", "valid_window",
+           "vegetation_mask"]
 
 
 def register_onto(reference: PhotoView, current: PhotoView, *, min_inliers: int = 30) -> tuple[np.ndarray, np.ndarray, int]:
@@ -83,7 +84,8 @@ def _median_flow(flow: np.ndarray, size_px: int) -> np.ndarray:
     return out
 
 
-def dis_flows(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def dis_flows(warped_bgr: np.ndarray, current_bgr: np.ndarray,
+              valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dense optical flow (DIS, preset MEDIUM) both ways between the current image and the
     warped reference (the current pixels filling in where ``valid`` is False), as
     :func:`refine_with_flow` computes it.
@@ -105,7 +107,8 @@ def dis_flows(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.ndarray
 
 def refine_with_flow(warped_bgr: np.ndarray, current_bgr: np.ndarray, valid: np.ndarray, *,
                      max_shift_px: float, window_px: int, consistency_px: float = 1.0,
-                     flows: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     flows: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Re-align a registered reference with dense optical flow and find what stands off its surroundings.
 
     OpenCV's DIS flow (Kroeger et al. 2016, preset MEDIUM) is computed both ways between the
