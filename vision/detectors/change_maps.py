@@ -6,6 +6,8 @@ evaluation on labelled pairs. Images are BGR uint8 at one working scale.
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 
@@ -13,8 +15,8 @@ from vision.detectors.base import PhotoView
 from vision.features import detect_features, estimate_homography, match_features
 
 __all__ = ["change_distance", "change_mask", "check_pair", "dis_flows", "grow_regions", "lab", "local_contrast",
-           "one_way_distances", "refine_with_flow", "register_onto", "snap_to_segments", "valid_window",
-           "vegetation_mask"]
+           "local_offset", "match_tone_curve", "one_way_distances", "refine_with_flow", "register_onto",
+           "snap_to_segments", "valid_window", "vegetation_mask"]
 
 
 def register_onto(reference: PhotoView, current: PhotoView, *, min_inliers: int = 30) -> tuple[np.ndarray, np.ndarray, int]:
@@ -202,12 +204,15 @@ def change_distance(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.nda
 
 def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.ndarray | None = None, *,
                       tolerance_px: int = 3, blur_sigma_px: float = 1.5, l_weight: float = 0.5,
-                      l_weight_lighter: float = 1.0, structure_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                      l_weight_lighter: float = 1.0, structure_weight: float = 0.0,
+                      match: str = "moments", offset_block_px: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """How far each image's colour falls outside the other's within ``tolerance_px``, L*a*b* units.
 
-    In L*a*b*, the earlier image's channel means and deviations are first matched to the
-    later one's over ``valid``; both are blurred; then ``appeared`` is the distance from the
-    later colour to the **nearest** colour of the earlier image within the tolerance disc
+    In L*a*b*, the earlier image's channels are first matched to the later one's over
+    ``valid`` (``match="moments"``: means and deviations; ``"curve"``: a tone curve per
+    channel, :func:`match_tone_curve`), then, with ``offset_block_px`` > 0, shifted by the
+    smooth local offset of :func:`local_offset`; both are blurred; then ``appeared`` is the
+    distance from the later colour to the **nearest** colour of the earlier image within the tolerance disc
     (shifts on a grid of about half the radius, which the blur makes enough), and
     ``vanished`` the same the other way. Whole colours are matched, not per-channel ranges:
     a white car with dark windows is not "within range" of grey pavement with white paint
@@ -225,6 +230,11 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
     -------
     (appeared, vanished) : ndarray (H, W) float32 each
         0 outside ``valid``.
+
+    Raises
+    ------
+    ValueError
+        If ``match`` is not ``"moments"`` or ``"curve"``.
     """
     if valid is None:
         valid = np.ones(after_bgr.shape[:2], bool)
@@ -232,10 +242,17 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
         zero = np.zeros(after_bgr.shape[:2], np.float32)
         return zero, zero.copy()
     before, after = lab(before_bgr), lab(after_bgr)
-    for c in range(3):  # match the reference's mean/std to the current image over the common area
-        b, a = before[..., c][valid], after[..., c][valid]
-        sb, sa = float(b.std()) + 1e-6, float(a.std())
-        before[..., c] = (before[..., c] - float(b.mean())) * (sa / sb) + float(a.mean())
+    if match == "curve":
+        before = match_tone_curve(before, after, valid)
+    elif match == "moments":
+        for c in range(3):  # match the reference's mean/std to the current image over the common area
+            b, a = before[..., c][valid], after[..., c][valid]
+            sb, sa = float(b.std()) + 1e-6, float(a.std())
+            before[..., c] = (before[..., c] - float(b.mean())) * (sa / sb) + float(a.mean())
+    else:
+        raise ValueError(f"match must be 'moments' or 'curve', got {match!r}")
+    if offset_block_px > 0:
+        before = before + local_offset(before, after, valid, block_px=offset_block_px)
     if blur_sigma_px > 0:
         before = cv2.GaussianBlur(before, (0, 0), blur_sigma_px)
         after = cv2.GaussianBlur(after, (0, 0), blur_sigma_px)
@@ -302,6 +319,121 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
         dist[~valid] = 0.0
         out.append(dist)
     return out[0], out[1]
+
+
+def match_tone_curve(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *, bins: int = 32,
+                     min_count: int = 50) -> np.ndarray:
+    """Map each channel of ``before`` onto ``after`` by a monotone tone curve fitted on registered pixel pairs.
+
+    The ``valid`` pixels are cut into ``bins`` quantile bins of ``before``'s channel; in
+    each, the median of ``before`` is mapped to the median of ``after`` at the same pixels
+    (a joint-histogram, "pseudo-invariant pixel" radiometric normalisation); the medians are
+    made non-decreasing and interpolated linearly (slope 1 beyond the ends). Unlike matching
+    means and deviations, the curve follows a non-linear exposure difference (a washed-out
+    road next to a dark forest) and is not pulled by what dominates the area; medians
+    ignore the few pixels that changed or are misregistered.
+
+    Parameters
+    ----------
+    before, after : ndarray (H, W, C) float32
+        Registered images in the same units (e.g. L*a*b* from :func:`lab`).
+    valid : ndarray (H, W) bool
+        Pixels both images cover.
+    bins : int
+        Quantile bins per channel (>= 2).
+    min_count : int
+        Bins with fewer pixels are skipped.
+
+    Returns
+    -------
+    ndarray (H, W, C) float32
+        ``before`` mapped; returned unchanged where ``valid`` has fewer than ``min_count`` pixels.
+    """
+    out = before.copy()
+    if int(np.count_nonzero(valid)) < min_count:
+        return out
+    for c in range(before.shape[2]):
+        b, a = before[..., c][valid], after[..., c][valid]
+        edges = np.unique(np.quantile(b, np.linspace(0.0, 1.0, max(int(bins), 2) + 1)))
+        if len(edges) < 2:
+            out[..., c] = before[..., c] + float(np.median(a) - np.median(b))
+            continue
+        idx = np.clip(np.searchsorted(edges, b, side="right") - 1, 0, len(edges) - 2)
+        order = np.argsort(idx, kind="stable")
+        starts = np.searchsorted(idx[order], np.arange(len(edges)))
+        xs, ys = [], []
+        for k in range(len(edges) - 1):
+            sel = order[starts[k]:starts[k + 1]]
+            if len(sel) >= min_count:
+                xs.append(float(np.median(b[sel])))
+                ys.append(float(np.median(a[sel])))
+        if not xs:
+            continue
+        xs_arr = np.asarray(xs)
+        ys_arr = np.maximum.accumulate(np.asarray(ys))
+        v = before[..., c]
+        mapped = np.interp(v, xs_arr, ys_arr)
+        mapped = np.where(v < xs_arr[0], ys_arr[0] + (v - xs_arr[0]), mapped)
+        mapped = np.where(v > xs_arr[-1], ys_arr[-1] + (v - xs_arr[-1]), mapped)
+        out[..., c] = mapped.astype(np.float32)
+    return out
+
+
+def local_offset(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *, block_px: int,
+                 min_valid: float = 0.25) -> np.ndarray:
+    """Smooth, spatially varying offset that brings ``before`` to ``after``: per channel, the
+    median of ``after - before`` over each ``block_px`` square block of ``valid`` pixels,
+    the grid of block medians smoothed by a 3 x 3 median and interpolated bilinearly.
+
+    The exposure of a drone photo is not the same everywhere (vignetting, the sun's hot spot
+    moving with the viewpoint): a parking lot can be 10 L* lighter in one pass while the
+    forest beside it is not. Medians over blocks several times the size of an object (and
+    the 3 x 3 median over blocks) are not moved by it. Blocks with less than ``min_valid``
+    of their pixels valid take the median of all valid pixels.
+
+    Parameters
+    ----------
+    before, after : ndarray (H, W, C) float32
+        Registered images in the same units.
+    valid : ndarray (H, W) bool
+    block_px : int
+        Block side, pixels (> 0).
+
+    Returns
+    -------
+    ndarray (H, W, C) float32
+        To add to ``before``; zeros when no pixel is valid.
+    """
+    height, width, channels = before.shape
+    out = np.zeros_like(before, dtype=np.float32)
+    if not valid.any():
+        return out
+    block = max(int(block_px), 1)
+    gh, gw = -(-height // block), -(-width // block)
+    pad_h, pad_w = gh * block - height, gw * block - width
+    v = np.pad(valid, ((0, pad_h), (0, pad_w))).reshape(gh, block, gw, block).transpose(0, 2, 1, 3).reshape(gh, gw, -1)
+    share = v.mean(axis=2)
+    for c in range(channels):
+        d = (after[..., c] - before[..., c]).astype(np.float32)
+        overall = float(np.median(d[valid]))
+        d = np.where(valid, d, np.nan)
+        d = np.pad(d, ((0, pad_h), (0, pad_w)), constant_values=np.nan)
+        d = d.reshape(gh, block, gw, block).transpose(0, 2, 1, 3).reshape(gh, gw, -1)
+        with warnings.catch_warnings():  # all-NaN blocks (nothing valid) warn; they take the overall median
+            warnings.simplefilter("ignore", RuntimeWarning)
+            grid = np.nanmedian(d, axis=2)
+        grid = np.where((share >= min_valid) & np.isfinite(grid), grid, overall).astype(np.float32)
+        if min(gh, gw) >= 3:
+            grid = _median3(grid)
+        out[..., c] = cv2.resize(grid, (gw * block, gh * block), interpolation=cv2.INTER_LINEAR)[:height, :width]
+    return out
+
+
+def _median3(grid: np.ndarray) -> np.ndarray:
+    """3 x 3 median of a small float grid (edges replicated)."""
+    p = np.pad(grid, 1, mode="edge")
+    stack = [p[i:i + grid.shape[0], j:j + grid.shape[1]] for i in range(3) for j in range(3)]
+    return np.median(np.stack(stack), axis=0).astype(grid.dtype)
 
 
 def local_contrast(lightness: np.ndarray, size_px: int) -> np.ndarray:
