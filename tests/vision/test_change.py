@@ -86,7 +86,8 @@ def test_unchanged_revisits_give_few_false_regions(placed_sets, set_name):
     is at most one per pair; measured when written: Brighton 4 in 12 pairs (max 2), Garfield 8
     in 24 (max 3) - tree-crown edges and their shadows, people, a toilet block's roof seen from
     two sides (docs/BENCHMARKS.md); with the contrast gain of 9 and lightness-aware contrast:
-    Brighton 2 (max 1), Garfield 8 (max 3, 23 of 24 pairs at most one)."""
+    Brighton 2 (max 1), Garfield 8 (max 3, 23 of 24 pairs at most one); with the tone-curve
+    matching of 2026-11-22: Brighton 1, Garfield 7 (max 3: Garfield 0125's real cars)."""
     detector = get_detector("change")
     pairs = _pairs(placed_sets(set_name))
     counts = [len(detector.detect(cur.image, DetectionContext(cur, refs))) for cur, refs in pairs]
