@@ -160,7 +160,8 @@ def test_compare_in_the_reference_window_equals_the_whole_image(working_image, m
     np.testing.assert_array_equal(windowed.mask, whole.mask)
     np.testing.assert_array_equal(windowed.candidates, whole.candidates)
     np.testing.assert_array_equal(windowed.judged, whole.judged)
-    np.testing.assert_allclose(windowed.distance, whole.distance, atol=1e-3)
+    # the tone curve is tabulated over each array's own range: float-level differences only
+    np.testing.assert_allclose(windowed.distance, whole.distance, atol=1e-2)
     assert [r.category for r in windowed.regions] == [r.category for r in whole.regions]
     for a, b in zip(windowed.regions, whole.regions):
         np.testing.assert_array_equal(a.contour, b.contour)
@@ -193,3 +194,21 @@ def test_local_offset_follows_a_ramp_and_ignores_a_small_object():
     assert abs(float(off[44, 44, 0])) < 1.0
     assert abs(float(off[48, 180, 0]) - 12.0) < 1.5
     assert abs(float(off[48, 10, 0])) < 1.0
+
+
+def test_local_offset_of_a_window_equals_the_whole_image():
+    """Generated: random colours with an exposure ramp, valid in a sub-rectangle; the offset
+    computed on a window holding all valid pixels (placed by its origin) is the whole image's."""
+    rng = np.random.default_rng(3)
+    h, w = 300, 420
+    before = rng.normal(50.0, 8.0, (h, w, 3)).astype(np.float32)
+    after = before + np.linspace(0.0, 15.0, w, dtype=np.float32)[None, :, None] + rng.normal(0, 1, (h, w, 3)).astype(np.float32)
+    valid = np.zeros((h, w), bool)
+    valid[70:260, 95:350] = True
+    whole = local_offset(before, after, valid, block_px=24)
+    rows, cols = slice(61, 271), slice(83, 360)
+    part = local_offset(before[rows, cols], after[rows, cols], valid[rows, cols], block_px=24,
+                        origin_px=(rows.start, cols.start), image_shape_px=(h, w))
+    np.testing.assert_allclose(part, whole[rows, cols], atol=1e-5)
+    unplaced = local_offset(before[rows, cols], after[rows, cols], valid[rows, cols], block_px=24)
+    assert np.abs(unplaced - whole[rows, cols]).max() > 0.1  # the grid's placement matters

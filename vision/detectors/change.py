@@ -400,7 +400,8 @@ class ChangeDetector:
             window = _crop_window(valid, border) or (slice(None), slice(None))
             mask2 = np.zeros(valid.shape, np.uint8)
             mask2[window] = self._candidates(warped[window], view.image.pixels[window], gsd, valid[window],
-                                             self._flows(warped, view.image.pixels, valid, window))[4]
+                                             self._flows(warped, view.image.pixels, valid, window),
+                                             (window[0].start or 0, window[1].start or 0), valid.shape)[4]
             kept = np.zeros_like(result.mask)
             regions, rejected = [], list(result.rejected)
             for region in result.regions:
@@ -445,10 +446,13 @@ class ChangeDetector:
         return tuple(f[window] for f in dis_flows(warped, current, valid))
 
     def _candidates(self, warped: np.ndarray, current: np.ndarray, gsd: float, valid: np.ndarray,
-                    flows: tuple[np.ndarray, np.ndarray] | None = None
+                    flows: tuple[np.ndarray, np.ndarray] | None = None, origin_px: tuple[int, int] = (0, 0),
+                    image_shape_px: tuple[int, int] | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Steps 2-4: (aligned reference, judged, unstable, distance, candidate mask); ``flows``
-        as :func:`~vision.detectors.change_maps.refine_with_flow` takes them."""
+        as :func:`~vision.detectors.change_maps.refine_with_flow` takes them; ``origin_px`` and
+        ``image_shape_px`` as :func:`~vision.detectors.change_maps.one_way_distances` takes them
+        (the images are a window of a larger pair)."""
         judged, unstable = valid, np.zeros_like(valid)
         if self.max_parallax_m > 0:
             warped, elevated, consistent = refine_with_flow(warped, current, valid,
@@ -462,7 +466,8 @@ class ChangeDetector:
         appeared, vanished = one_way_distances(warped, current, judged, tolerance_px=tol_px,
                                                blur_sigma_px=max(1.0, 0.5 * tol_px),
                                                structure_weight=self.structure_weight, match=self.tone_match,
-                                               offset_block_px=int(round(self.tone_block_m / gsd)))
+                                               offset_block_px=int(round(self.tone_block_m / gsd)),
+                                               origin_px=origin_px, image_shape_px=image_shape_px)
         dist = np.minimum(appeared, vanished)
         seed = change_mask(appeared if self.seed_appeared else dist, judged, threshold=self.threshold,
                            open_px=_odd(self.open_m / gsd), close_px=1)
@@ -532,12 +537,15 @@ class ChangeDetector:
         judgeable = cv2.erode(valid.astype(np.uint8), np.ones((border, border), np.uint8),
                               borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0
         flows = self._flows(before_bgr, after_bgr, judgeable, window) if judgeable.any() else None
-        sub = self._compare(before_bgr[window], after_bgr[window], gsd, valid[window], flows)
+        sub = self._compare(before_bgr[window], after_bgr[window], gsd, valid[window], flows,
+                            (window[0].start, window[1].start), (height, width))
         return _uncropped(sub, window, (height, width))
 
     def _compare(self, before_bgr: np.ndarray, after_bgr: np.ndarray, gsd: float, valid: np.ndarray,
-                 flows: tuple[np.ndarray, np.ndarray] | None = None) -> ChangeResult:
-        """:meth:`compare` on checked inputs (``valid`` given; ``flows`` as :meth:`_candidates` takes them)."""
+                 flows: tuple[np.ndarray, np.ndarray] | None = None, origin_px: tuple[int, int] = (0, 0),
+                 image_shape_px: tuple[int, int] | None = None) -> ChangeResult:
+        """:meth:`compare` on checked inputs (``valid`` given; ``flows``, ``origin_px`` and
+        ``image_shape_px`` as :meth:`_candidates` takes them)."""
         current, warped = after_bgr, before_bgr
         height, width = current.shape[:2]
         border = _odd(2 * self.border_m / gsd)
@@ -549,7 +557,8 @@ class ChangeDetector:
             return ChangeResult(empty, (), np.zeros((height, width), np.float32), 0.0)
         if self.roof_segments is not None:
             return self._roof_segment_result(before_bgr, after_bgr, gsd, valid, n_valid)
-        warped, judged, unstable, dist, mask = self._candidates(warped, current, gsd, valid, flows)
+        warped, judged, unstable, dist, mask = self._candidates(warped, current, gsd, valid, flows,
+                                                                origin_px, image_shape_px)
         changed = int(np.count_nonzero(mask)) / n_valid
         candidates = mask
         if self.segment_scale_m2 > 0 and mask.any():

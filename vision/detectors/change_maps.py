@@ -205,7 +205,8 @@ def change_distance(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.nda
 def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.ndarray | None = None, *,
                       tolerance_px: int = 3, blur_sigma_px: float = 1.5, l_weight: float = 0.5,
                       l_weight_lighter: float = 1.0, structure_weight: float = 0.0,
-                      match: str = "moments", offset_block_px: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                      match: str = "moments", offset_block_px: int = 0, origin_px: tuple[int, int] = (0, 0),
+                      image_shape_px: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """How far each image's colour falls outside the other's within ``tolerance_px``, L*a*b* units.
 
     In L*a*b*, the earlier image's channels are first matched to the later one's over
@@ -224,7 +225,10 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
     lightness (:func:`local_contrast` over the tolerance window), counts where one image has
     more of it than anywhere within the tolerance in the other: the edges and windows of a
     car on smooth pavement, a roof's outline on a bare field - structure that a colour shift
-    (season, exposure) does not make. Other parameters as :func:`change_distance`.
+    (season, exposure) does not make. ``origin_px`` (row, column) and ``image_shape_px``
+    (H, W) place these arrays in a larger image they were cut from: the tone curve's samples
+    and the local offset's blocks are then laid on that image's grid, so a window gives the
+    same result as the whole image. Other parameters as :func:`change_distance`.
 
     Returns
     -------
@@ -243,7 +247,7 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
         return zero, zero.copy()
     before, after = lab(before_bgr), lab(after_bgr)
     if match == "curve":
-        before = match_tone_curve(before, after, valid)
+        before = match_tone_curve(before, after, valid, origin_px=origin_px)
     elif match == "moments":
         for c in range(3):  # match the reference's mean/std to the current image over the common area
             b, a = before[..., c][valid], after[..., c][valid]
@@ -252,7 +256,8 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
     else:
         raise ValueError(f"match must be 'moments' or 'curve', got {match!r}")
     if offset_block_px > 0:
-        before = before + local_offset(before, after, valid, block_px=offset_block_px)
+        before = before + local_offset(before, after, valid, block_px=offset_block_px, origin_px=origin_px,
+                                       image_shape_px=image_shape_px)
     if blur_sigma_px > 0:
         before = cv2.GaussianBlur(before, (0, 0), blur_sigma_px)
         after = cv2.GaussianBlur(after, (0, 0), blur_sigma_px)
@@ -322,7 +327,7 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
 
 
 def match_tone_curve(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *, bins: int = 32,
-                     min_count: int = 50, step_px: int = 3) -> np.ndarray:
+                     min_count: int = 50, step_px: int = 3, origin_px: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Map each channel of ``before`` onto ``after`` by a monotone tone curve fitted on registered pixel pairs.
 
     The ``valid`` pixels are cut into ``bins`` quantile bins of ``before``'s channel; in
@@ -346,6 +351,10 @@ def match_tone_curve(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *
     step_px : int
         The curve is fitted on every ``step_px``-th pixel in each direction (a 1 MP image
         gives ~100,000 samples at 3, plenty for 32 medians).
+    origin_px : (int, int)
+        Row and column of these arrays' first pixel in the image they were cut from: the
+        samples are every ``step_px``-th pixel of that image, so a window that holds all of
+        ``valid`` gives the whole image's curve.
 
     Returns
     -------
@@ -354,11 +363,12 @@ def match_tone_curve(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *
     """
     out = before.copy()
     step = max(int(step_px), 1)
-    sampled = valid[::step, ::step]
+    on_grid = (slice(-origin_px[0] % step, None, step), slice(-origin_px[1] % step, None, step))
+    sampled = valid[on_grid]
     if int(np.count_nonzero(sampled)) < min_count:
         return out
     for c in range(before.shape[2]):
-        b, a = before[::step, ::step, c][sampled], after[::step, ::step, c][sampled]
+        b, a = before[..., c][on_grid][sampled], after[..., c][on_grid][sampled]
         edges = np.unique(np.quantile(b, np.linspace(0.0, 1.0, max(int(bins), 2) + 1)))
         if len(edges) < 2:
             out[..., c] = before[..., c] + float(np.median(a) - np.median(b))
@@ -392,7 +402,8 @@ def match_tone_curve(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *
 
 
 def local_offset(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *, block_px: int,
-                 min_valid: float = 0.25) -> np.ndarray:
+                 min_valid: float = 0.25, origin_px: tuple[int, int] = (0, 0),
+                 image_shape_px: tuple[int, int] | None = None) -> np.ndarray:
     """Smooth, spatially varying offset that brings ``before`` to ``after``: per channel, the
     median of ``after - before`` over each ``block_px`` square block of ``valid`` pixels,
     the grid of block medians smoothed by a 3 x 3 median and interpolated bilinearly.
@@ -410,6 +421,11 @@ def local_offset(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *, bl
     valid : ndarray (H, W) bool
     block_px : int
         Block side, pixels (> 0).
+    origin_px, image_shape_px : (int, int), optional
+        Row and column of these arrays' first pixel in the image (H, W) they were cut from,
+        which is invalid outside them. The blocks are laid on that image's grid, with two
+        rings of (invalid) blocks around the arrays as context, so a window that holds all
+        of ``valid`` gives the whole image's offset.
 
     Returns
     -------
@@ -417,10 +433,27 @@ def local_offset(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *, bl
         To add to ``before``; zeros when no pixel is valid.
     """
     height, width, channels = before.shape
-    out = np.zeros_like(before, dtype=np.float32)
     if not valid.any():
-        return out
+        return np.zeros_like(before, dtype=np.float32)
     block = max(int(block_px), 1)
+    if image_shape_px is None and origin_px == (0, 0):
+        return _block_offset(before, after, valid, block, min_valid)
+    full_h, full_w = image_shape_px if image_shape_px is not None else (origin_px[0] + height, origin_px[1] + width)
+    pads = []
+    for start, size, full in ((origin_px[0], height, full_h), (origin_px[1], width, full_w)):
+        lo = max(0, (start // block - 2) * block)
+        hi = min(full, (-(-(start + size) // block) + 2) * block)
+        pads.append((start - lo, hi - start - size))
+    ext = _block_offset(np.pad(before, (*pads, (0, 0))), np.pad(after, (*pads, (0, 0))), np.pad(valid, pads),
+                        block, min_valid)
+    return ext[pads[0][0]:pads[0][0] + height, pads[1][0]:pads[1][0] + width]
+
+
+def _block_offset(before: np.ndarray, after: np.ndarray, valid: np.ndarray, block: int,
+                  min_valid: float) -> np.ndarray:
+    """:func:`local_offset` with its blocks laid from the arrays' first pixel."""
+    height, width, channels = before.shape
+    out = np.zeros_like(before, dtype=np.float32)
     gh, gw = -(-height // block), -(-width // block)
     pad_h, pad_w = gh * block - height, gw * block - width
     v = np.pad(valid, ((0, pad_h), (0, pad_w))).reshape(gh, block, gw, block).transpose(0, 2, 1, 3).reshape(gh, gw, -1)
