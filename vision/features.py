@@ -81,7 +81,7 @@ def detect_features(image: np.ndarray, *, method: str = "sift", max_features: in
 
 _KEEP_PAIRS = 64  # matched pairs remembered (a few KB each)
 _lock = threading.Lock()
-_Entry = tuple[weakref.ref, weakref.ref, tuple[np.ndarray, np.ndarray]]
+_Entry = tuple[weakref.ref, weakref.ref, tuple[np.ndarray, np.ndarray, np.ndarray]]  # searched, nn, good
 _pairs: OrderedDict[tuple[int, int, float], _Entry] = OrderedDict()
 _indexes: dict[int, tuple[weakref.ref, cv2.flann_Index]] = {}
 
@@ -107,26 +107,36 @@ def _flann_index(f: Features) -> cv2.flann_Index:
     return index
 
 
-def _match_uncached(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+def _search(a: Features, b: Features, rows: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Best match in ``b`` of each of ``a``'s keypoints ``rows`` and whether it passes the ratio test."""
     if a.method == "sift":
-        ib, d2 = _flann_index(b).knnSearch(a.descriptors, 2, params={"checks": 64})
+        ib, d2 = _flann_index(b).knnSearch(a.descriptors[rows], 2, params={"checks": 64})
         d = np.sqrt(d2)  # FLANN's L2 is squared; the ratio test on distances, as cv2's matchers report them
         good = (ib[:, 1] >= 0) & (d[:, 0].astype(np.float64) < ratio * d[:, 1].astype(np.float64))
-        ia, ib = np.flatnonzero(good), ib[good, 0]
-    else:
-        knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(a.descriptors, b.descriptors, k=2)
-        best = [m[0] for m in knn if len(m) == 2 and m[0].distance < ratio * m[1].distance]
-        ia = np.array([m.queryIdx for m in best], dtype=int)
-        ib = np.array([m.trainIdx for m in best], dtype=int)
-    return a.points_px[ia].reshape(-1, 2), b.points_px[ib].reshape(-1, 2)
+        return ib[:, 0].astype(int), good
+    knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(a.descriptors[rows], b.descriptors, k=2)
+    nn = np.array([m[0].trainIdx if m else -1 for m in knn], dtype=int).reshape(-1)
+    good = np.array([len(m) == 2 and m[0].distance < ratio * m[1].distance for m in knn], dtype=bool).reshape(-1)
+    return nn, good
 
 
-def match_features(a: Features, b: Features, *, ratio: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+def match_features(a: Features, b: Features, *, ratio: float = 0.75,
+                   queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Match two feature sets with the ratio test (each of ``a``'s keypoints against ``b``'s).
 
-    SIFT descriptors are searched in ``b``'s FLANN index (built once per feature set); the
-    result of a pair is remembered while both sets live (module docstring), so asking again
-    costs nothing. Treat the returned arrays as read-only.
+    SIFT descriptors are searched in ``b``'s FLANN index (built once per feature set). What
+    a pair's search found is remembered per keypoint of ``a`` while both sets live (module
+    docstring): asking again costs nothing, and asking for more of ``a``'s keypoints searches
+    only those not searched yet. Treat the returned arrays as read-only.
+
+    Parameters
+    ----------
+    a, b : Features
+    ratio : float
+        Lowe's ratio test threshold.
+    queries : ndarray (len(a),) bool, optional
+        Search only these keypoints of ``a`` (e.g. those that can see ``b``'s ground); the
+        result is the unrestricted one's matches of these keypoints. All when None.
 
     Returns
     -------
@@ -136,25 +146,39 @@ def match_features(a: Features, b: Features, *, ratio: float = 0.75) -> tuple[np
     Raises
     ------
     ValueError
-        If the two sets were made by different methods.
+        If the two sets were made by different methods, or ``queries`` has the wrong shape.
     """
     if a.method != b.method:
         raise ValueError(f"cannot match {a.method} features against {b.method} features")
+    if queries is not None:
+        queries = np.asarray(queries, dtype=bool)
+        if queries.shape != (len(a),):
+            raise ValueError(f"queries has shape {queries.shape}, expected ({len(a)},)")
     if len(a) < 2 or len(b) < 2 or a.descriptors is None or b.descriptors is None:
         return np.empty((0, 2), np.float32), np.empty((0, 2), np.float32)
+    want = np.ones(len(a), bool) if queries is None else queries
     key = (id(a), id(b), float(ratio))
     with _lock:
         hit = _pairs.get(key)
         if hit is not None and hit[0]() is a and hit[1]() is b:
             _pairs.move_to_end(key)
-            return hit[2]
-    out = _match_uncached(a, b, ratio)
+            searched, nn, good = hit[2]
+        else:
+            searched, nn, good = np.zeros(len(a), bool), np.full(len(a), -1, int), np.zeros(len(a), bool)
+    rows = np.flatnonzero(want & ~searched)
+    if rows.size:
+        nn, good, searched = nn.copy(), good.copy(), searched.copy()
+        nn[rows], good[rows] = _search(a, b, rows, ratio)
+        searched[rows] = True
+        with _lock:
+            _pairs[key] = (weakref.ref(a), weakref.ref(b), (searched, nn, good))
+            _pairs.move_to_end(key)
+            while len(_pairs) > _KEEP_PAIRS:
+                _pairs.popitem(last=False)
+    ia = np.flatnonzero(good & want)
+    out = (a.points_px[ia].reshape(-1, 2), b.points_px[nn[ia]].reshape(-1, 2))
     for arr in out:
         arr.flags.writeable = False
-    with _lock:
-        _pairs[key] = (weakref.ref(a), weakref.ref(b), out)
-        while len(_pairs) > _KEEP_PAIRS:
-            _pairs.popitem(last=False)
     return out
 
 

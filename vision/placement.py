@@ -39,7 +39,7 @@ from vision.cameras import intrinsics_for
 from vision.error_model import CONSUMER_DRONE, PoseUncertainty
 from vision.errors import GeoreferenceError, RegistrationError, VisionError
 from vision.features import Features, estimate_homography, match_features
-from vision.georef import CameraIntrinsics, CameraPose, footprint
+from vision.georef import CameraIntrinsics, CameraPose, footprint, ground_to_pixel, pixel_to_ground
 from vision.images import PhotoImage
 from vision.reference import course_deg, overlap_fraction
 from vision.refine import refine_poses
@@ -113,8 +113,8 @@ def match_neighbours(photos: Sequence, images: Mapping[int, PhotoImage], feature
     return out
 
 
-def _match_pair(a, b, images, features, min_inliers: int) -> PairMatch | None:
-    pa, pb = match_features(features[a.id], features[b.id])
+def _match_pair(a, b, images, features, min_inliers: int, queries: np.ndarray | None = None) -> PairMatch | None:
+    pa, pb = match_features(features[a.id], features[b.id], queries=queries)
     try:
         _, inliers = estimate_homography(pa, pb, min_inliers=min_inliers, what=f"{_name(a)} and {_name(b)}")
     except RegistrationError:
@@ -126,7 +126,10 @@ def _match_pair(a, b, images, features, min_inliers: int) -> PairMatch | None:
 
 def match_overlapping(photos: Sequence, footprints: Mapping[int, Polygon], images: Mapping[int, PhotoImage],
                       features: Mapping[int, Features], *, min_overlap: float = 0.2, max_partners: int = 6,
-                      known: Sequence[PairMatch] = (), min_inliers: int = 25) -> list[PairMatch]:
+                      known: Sequence[PairMatch] = (), min_inliers: int = 25,
+                      poses: Mapping[int, CameraPose] | None = None,
+                      intrinsics: Mapping[int, CameraIntrinsics] | None = None,
+                      margin_px: float | None = None) -> list[PairMatch]:
     """RANSAC-inlier matches between photos whose footprints overlap (tie points).
 
     Parameters
@@ -141,6 +144,11 @@ def match_overlapping(photos: Sequence, footprints: Mapping[int, Polygon], image
         Each photo is matched with at most this many others, the best-overlapping first.
     known : sequence of PairMatch
         Pairs matched already (reused, not matched again).
+    poses, intrinsics, margin_px : optional
+        With all three (preliminary poses and stored-image intrinsics per photo id, a margin
+        in stored-image pixels), only the keypoints of a pair's first photo whose ground
+        point falls inside the second photo's frame grown by ``margin_px`` are matched
+        (:func:`overlap_queries`); otherwise all.
 
     Returns
     -------
@@ -168,12 +176,71 @@ def match_overlapping(photos: Sequence, footprints: Mapping[int, Polygon], image
             continue
         if partners.get(a.id, 0) >= max_partners or partners.get(b.id, 0) >= max_partners:
             continue
-        m = _match_pair(a, b, images, features, min_inliers)
+        queries = None
+        if poses is not None and intrinsics is not None and margin_px is not None:
+            queries = overlap_queries(features[a.id], images[a.id], poses[a.id], intrinsics[a.id],
+                                      poses[b.id], intrinsics[b.id], margin_px)
+        m = _match_pair(a, b, images, features, min_inliers, queries)
         if m is not None:
             out.append(m)
             partners[a.id] = partners.get(a.id, 0) + 1
             partners[b.id] = partners.get(b.id, 0) + 1
     return out
+
+
+def overlap_queries(features_a: Features, image_a: PhotoImage, pose_a: CameraPose, intr_a: CameraIntrinsics,
+                    pose_b: CameraPose, intr_b: CameraIntrinsics, margin_px: float) -> np.ndarray | None:
+    """Which of photo a's keypoints can see photo b's ground (flat-ground model, metadata poses).
+
+    Parameters
+    ----------
+    features_a : Features
+        Keypoints of photo a, in its working pixels (``image_a``).
+    pose_a, intr_a, pose_b, intr_b : CameraPose, CameraIntrinsics
+        Poses and stored-image intrinsics of the two photos.
+    margin_px : float
+        Photo b's frame is grown by this many of its stored-image pixels (the poses' error).
+
+    Returns
+    -------
+    ndarray (len(features_a),) bool, or None
+        True where a keypoint's ground point falls inside b's grown frame; None when a
+        keypoint's ray misses the ground or its point lies behind b (no restriction).
+    """
+    u, v = image_a.to_full(features_a.points_px[:, 0], features_a.points_px[:, 1])
+    try:
+        lon, lat = pixel_to_ground(pose_a, intr_a, u, v)
+        ub, vb = ground_to_pixel(pose_b, intr_b, lon, lat)
+    except GeoreferenceError:
+        return None
+    m = float(margin_px)
+    return (ub >= -m) & (ub <= intr_b.width_px + m) & (vb >= -m) & (vb <= intr_b.height_px + m)
+
+
+def metadata_margin_px(matches: Sequence[PairMatch], poses: Mapping[int, CameraPose],
+                       intrinsics: Mapping[int, CameraIntrinsics], *, factor: float = 2.0) -> float | None:
+    """How far the metadata poses misplace matched points: ``factor`` x the worst pair's median.
+
+    Each pair's matched points of photo a are projected to the ground and into photo b; the
+    median distance to where they were matched in b is the pair's residual.
+
+    Returns
+    -------
+    float or None
+        Stored-image pixels; None without a pair that can be projected.
+    """
+    worst = None
+    for m in matches:
+        if m.key_a not in poses or m.key_b not in poses or len(m.pts_a_px) == 0:
+            continue
+        try:
+            lon, lat = pixel_to_ground(poses[m.key_a], intrinsics[m.key_a], m.pts_a_px[:, 0], m.pts_a_px[:, 1])
+            ub, vb = ground_to_pixel(poses[m.key_b], intrinsics[m.key_b], lon, lat)
+        except GeoreferenceError:
+            continue
+        med = float(np.median(np.hypot(ub - m.pts_b_px[:, 0], vb - m.pts_b_px[:, 1])))
+        worst = med if worst is None else max(worst, med)
+    return None if worst is None else factor * worst
 
 
 def _attitude(photo, course: float | None) -> tuple[float, float, float, str, list[str]]:
@@ -312,8 +379,13 @@ def _refine(photos, poses, intr, images, features, matches, uncertainty, boresig
             footprints[pid] = footprint(pose, intr[pid])
         except GeoreferenceError:
             continue
-    ties = match_overlapping([p for p in photos if p.id in poses], footprints, images, features,
-                             known=[m for m in matches if m.key_a in poses and m.key_b in poses])
+    known = [m for m in matches if m.key_a in poses and m.key_b in poses]
+    # match only keypoints that can see the other photo's ground, unless the metadata is too poor to tell
+    margin = metadata_margin_px(known, poses, intr)
+    if margin is not None and poses and margin > 0.5 * min(min(intr[pid].width_px, intr[pid].height_px) for pid in poses):
+        margin = None
+    ties = match_overlapping([p for p in photos if p.id in poses], footprints, images, features, known=known,
+                             poses=poses, intrinsics=intr, margin_px=margin)
     times = {p.id: p.taken_utc.timestamp() for p in photos if p.id in poses and p.taken_utc is not None}
     result = refine_poses(poses, intr, ties, times_s=times, uncertainty=uncertainty,
                           boresight_sigma_deg=boresight_sigma_deg)

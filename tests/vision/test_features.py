@@ -45,3 +45,27 @@ def test_remembered_matches_are_read_only(photos):
     with pytest.raises(ValueError):
         pa[0, 0] = -1.0
     np.testing.assert_array_equal(match_features(a, b)[0], _flann_afresh(a, b)[0])
+
+
+def test_matching_some_queries_gives_their_matches_and_completes_later(photos):
+    a, b, _ = photos
+    clear_match_cache()
+    rng = np.random.default_rng(3)
+    queries = rng.random(len(a)) < 0.4
+    # the afresh matches of the chosen keypoints: match a subset copy of a (same descriptors)
+    sub = Features(a.points_px[queries], a.descriptors[queries], a.method)
+    expected = _flann_afresh(sub, b)
+    got = match_features(a, b, queries=queries)
+    assert 10 < len(got[0]) < len(_flann_afresh(a, b)[0])
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    # asking for all of them afterwards searches the rest and equals matching everything at once
+    full = match_features(a, b)
+    np.testing.assert_array_equal(full[0], _flann_afresh(a, b)[0])
+    np.testing.assert_array_equal(full[1], _flann_afresh(a, b)[1])
+
+
+def test_queries_must_cover_every_keypoint(photos):
+    a, b, _ = photos
+    with pytest.raises(ValueError):
+        match_features(a, b, queries=np.ones(len(a) - 1, bool))

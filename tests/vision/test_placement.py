@@ -135,3 +135,28 @@ def test_refinement_falls_back_to_the_metadata_without_tie_points(placed_sets, p
     assert not errors and set(placements) == {r.id for r in rows}
     assert any("not refined" in n and "metadata kept" in n for n in notes)
     assert not any("tie-point" in c for pl in placements.values() for c in pl.corrections)
+
+
+def test_overlap_queries_keep_every_inlier_of_the_dji_neighbours(placed_sets):
+    """Matching only the keypoints that can see the other photo's ground (metadata poses grown
+    by twice the worst pair's median misplacement) loses none of the pairs' RANSAC inliers."""
+    from vision.placement import metadata_margin_px, overlap_queries
+
+    placed = placed_sets(BRIGHTON)
+    rows = [r for r in placed["rows"] if r.id in placed["placements"]]
+    poses = {pid: p.pose for pid, p in placed["placements"].items()}
+    intr = {pid: p.intrinsics for pid, p in placed["placements"].items()}
+    pairs = match_neighbours(rows, placed["images"], placed["features"])
+    margin = metadata_margin_px(pairs, poses, intr)
+    assert margin is not None and 0 < margin < 500
+    kept_shares = []
+    for m in pairs:
+        fa, img = placed["features"][m.key_a], placed["images"][m.key_a]
+        q = overlap_queries(fa, img, poses[m.key_a], intr[m.key_a], poses[m.key_b], intr[m.key_b], margin)
+        assert q is not None and q.shape == (len(fa),)
+        kept_shares.append(float(q.mean()))
+        u, v = img.to_work(m.pts_a_px[:, 0], m.pts_a_px[:, 1])
+        kept = fa.points_px[q]
+        nearest = np.min(np.hypot(u[:, None] - kept[None, :, 0], v[:, None] - kept[None, :, 1]), axis=1)
+        assert float(nearest.max()) < 0.01  # every inlier is a kept keypoint
+    assert min(kept_shares) < 0.9  # keypoints outside the neighbour's view are left out
