@@ -9,9 +9,11 @@ force on the Hamming distance. Matches pass Lowe's ratio test (0.75, Lowe 2004, 
 
 Each feature set's FLANN index is built once and kept while the set lives (a photo is matched
 with two to six others: the neighbours, the overlapping photos, its change references), and
-the matches of a pair are remembered (a small cache keyed by the two feature sets' identity),
-so the change detector's registration of a photo against a reference of the same set reuses
-what georeferencing found. Both give the same matches as matching afresh.
+what a pair's search found is remembered per keypoint of the first set (a small cache keyed
+by the two feature sets' identity), so the change detector's registration of a photo against
+a reference of the same set reuses what georeferencing found, searching only keypoints that
+georeferencing left out (``match_features(..., queries=)``). Both give the same matches as
+matching afresh.
 """
 
 from __future__ import annotations

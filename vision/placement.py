@@ -23,7 +23,10 @@ Rules, in order (each choice is recorded on the :class:`Placement`):
   metadata by the error model's priors) solved so the tie points agree on the ground
   (:func:`vision.refine.refine_poses`). Each corrected photo records the correction; with
   too few tie points (fewer than two matched pairs) or a fit that does not improve the
-  agreement, the metadata pose is kept and the set note says so.
+  agreement, the metadata pose is kept and the set note says so. Only the keypoints that can
+  see the other photo's ground (metadata poses, the frame grown by twice the consecutive
+  pairs' worst median misplacement) are matched (:func:`overlap_queries`); not when that
+  margin exceeds half the image.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ from vision.images import PhotoImage
 from vision.reference import course_deg, overlap_fraction
 from vision.refine import refine_poses
 
-__all__ = ["Placement", "intrinsics_for_photo", "match_neighbours", "match_overlapping", "place_photo_set"]
+__all__ = ["Placement", "intrinsics_for_photo", "match_neighbours", "match_overlapping", "metadata_margin_px",
+           "overlap_queries", "place_photo_set"]
 
 
 @dataclass(frozen=True)
@@ -382,7 +386,8 @@ def _refine(photos, poses, intr, images, features, matches, uncertainty, boresig
     known = [m for m in matches if m.key_a in poses and m.key_b in poses]
     # match only keypoints that can see the other photo's ground, unless the metadata is too poor to tell
     margin = metadata_margin_px(known, poses, intr)
-    if margin is not None and poses and margin > 0.5 * min(min(intr[pid].width_px, intr[pid].height_px) for pid in poses):
+    half_side = 0.5 * min((min(intr[pid].width_px, intr[pid].height_px) for pid in poses), default=0)
+    if margin is not None and margin > half_side:
         margin = None
     ties = match_overlapping([p for p in photos if p.id in poses], footprints, images, features, known=known,
                              poses=poses, intrinsics=intr, margin_px=margin)
