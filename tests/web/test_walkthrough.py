@@ -236,13 +236,20 @@ class Browser:
 
 
 def _stale(element) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+    """Whether ``element`` left the page. While the next page replaces the document,
+    ChromeDriver may answer "Node with given id does not belong to the document" instead of
+    a stale-element error: that is the same thing."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     try:
         element.is_enabled()
         return False
     except StaleElementReferenceException:
         return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
 
 
 # ------------------------------------------------------------------ the case page, read
