@@ -25,10 +25,12 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.spatial import cKDTree
 
 from vision.errors import RegistrationError
 
-__all__ = ["Features", "clear_match_cache", "detect_features", "estimate_homography", "match_features"]
+__all__ = ["Features", "clear_match_cache", "detect_features", "estimate_homography", "match_features",
+           "match_guided"]
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,64 @@ def match_features(a: Features, b: Features, *, ratio: float = 0.75,
     for arr in out:
         arr.flags.writeable = False
     return out
+
+
+def match_guided(a: Features, b: Features, h: np.ndarray, *, radius_px: float = 6.0, context_px: float = 24.0,
+                 ratio: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+    """Guided matching: each of ``a``'s keypoints is matched among ``b``'s keypoints near where
+    the homography ``h`` puts it (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed.,
+    4.8, algorithm 4.6 (v)).
+
+    A rough homography (from too few RANSAC inliers to trust) predicts each match to within
+    a few pixels, so the search need not be global: the best descriptor within ``radius_px``
+    of the prediction is kept when it passes Lowe's ratio test against the next best of
+    ``b``'s keypoints within ``context_px`` (the local ratio test; a distinctive feature of a
+    repetitive scene, which the global ratio test rejects, passes it).
+
+    Parameters
+    ----------
+    a, b : Features
+        Made by the same method.
+    h : ndarray (3, 3)
+        Homography from ``a``'s pixels to ``b``'s.
+    radius_px, context_px : float
+        Search radius around the prediction and the neighbourhood of the ratio test, pixels of ``b``.
+    ratio : float
+        Ratio test threshold.
+
+    Returns
+    -------
+    (pts_a, pts_b) : ndarray (M, 2) float32
+
+    Raises
+    ------
+    ValueError
+        If the sets were made by different methods.
+    """
+    if a.method != b.method:
+        raise ValueError(f"cannot match {a.method} features against {b.method} features")
+    empty = np.empty((0, 2), np.float32)
+    if len(a) == 0 or len(b) < 2 or a.descriptors is None or b.descriptors is None:
+        return empty, empty
+    pred = cv2.perspectiveTransform(a.points_px.reshape(-1, 1, 2).astype(np.float64), h).reshape(-1, 2)
+    near, idx = cKDTree(b.points_px).query(pred, k=min(16, len(b)), distance_upper_bound=context_px)
+    near, idx = near.reshape(len(a), -1), idx.reshape(len(a), -1)
+    found = np.isfinite(near)
+    safe = np.where(found, idx, 0)
+    if a.method == "sift":
+        d = np.linalg.norm(a.descriptors[:, None, :].astype(np.float32) - b.descriptors[safe].astype(np.float32), axis=2)
+    else:  # binary descriptors: Hamming distance
+        d = np.unpackbits(a.descriptors[:, None, :] ^ b.descriptors[safe], axis=2).sum(axis=2).astype(np.float32)
+    d[~found] = np.inf
+    inside = np.where(found & (near <= radius_px), d, np.inf)
+    best = np.argmin(inside, axis=1)
+    rows = np.arange(len(a))
+    d1 = inside[rows, best]
+    others = d.copy()
+    others[rows, best] = np.inf
+    d2 = others.min(axis=1)
+    keep = np.isfinite(d1) & (d1 < ratio * d2)
+    return a.points_px[keep].reshape(-1, 2), b.points_px[idx[rows, best][keep]].reshape(-1, 2)
 
 
 def estimate_homography(src_px: np.ndarray, dst_px: np.ndarray, *, ransac_px: float = 4.0,

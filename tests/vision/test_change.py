@@ -14,6 +14,7 @@ from vision.detectors import DetectionContext, PhotoView, get_detector
 from vision.detectors.change_maps import change_distance, local_offset, match_tone_curve
 from vision.georef import pixel_to_ground
 from vision.reference import Placed, assign_passes, pick_references
+from vision.revisit import REAL_CHANGES
 
 BRIGHTON = "brighton_beach_dji_fc300s"
 GARFIELD = "garfield_park_sequoia_rgb"
@@ -79,22 +80,41 @@ def test_pasted_object_is_found_at_its_ground_place(placed_sets):
     assert len(detections) - len(hits) <= 1
 
 
+def _on_real_change(det, set_name: str, photo: str) -> bool:
+    """Whether 30% or more of a detection's box lies on a labelled real change of the photo."""
+    x, y, w, h = det.bbox_px
+    for c in REAL_CHANGES.get(set_name, ()):
+        if c.photo == photo:
+            x0, y0, x1, y1 = c.box_px
+            overlap = max(0.0, min(x + w, x1) - max(x, x0)) * max(0.0, min(y + h, y1) - max(y, y0))
+            if overlap >= 0.3 * w * h:
+                return True
+    return False
+
+
 @pytest.mark.parametrize("set_name", [BRIGHTON, GARFIELD])
 def test_unchanged_revisits_give_few_false_regions(placed_sets, set_name):
-    """Real pairs of different passes with nothing added: every detection is a false region
-    (or a real change between the passes: a person, a car driven off or in). Issue #5's target
-    is at most one per pair; measured when written: Brighton 4 in 12 pairs (max 2), Garfield 8
-    in 24 (max 3) - tree-crown edges and their shadows, people, a toilet block's roof seen from
-    two sides (docs/BENCHMARKS.md); with the contrast gain of 9 and lightness-aware contrast:
-    Brighton 2 (max 1), Garfield 8 (max 3, 23 of 24 pairs at most one); with the tone-curve
-    matching of 2026-11-22: Brighton 1, Garfield 7 (max 3: Garfield 0125's real cars)."""
+    """Real pairs of different passes with nothing added: every detection is a false region,
+    except those on the real changes labelled in :data:`vision.revisit.REAL_CHANGES` (cars
+    that parked or drove in between the passes). Issue #5's target is at most one per pair;
+    measured when written: Brighton 4 in 12 pairs (max 2), Garfield 8 in 24 (max 3) - tree-crown
+    edges and their shadows, people, a toilet block's roof seen from two sides, cars
+    (docs/BENCHMARKS.md); with the tone-curve matching of 2026-11-22: Brighton 1, Garfield 7
+    (max 3: Garfield 0125's real cars); with outline completion, the real cars labelled:
+    Brighton 0, Garfield 4 (max 2: autumn crowns at the edge of Garfield 0092)."""
     detector = get_detector("change")
     pairs = _pairs(placed_sets(set_name))
-    counts = [len(detector.detect(cur.image, DetectionContext(cur, refs))) for cur, refs in pairs]
-    print(f"\n{set_name}: {len(pairs)} photo pairs of different passes, false regions per pair {counts}")
+    counts, real = [], 0
+    for cur, refs in pairs:
+        detections = detector.detect(cur.image, DetectionContext(cur, refs))
+        on_real = sum(_on_real_change(d, set_name, cur.photo.original_name) for d in detections)
+        counts.append(len(detections) - on_real)
+        real += on_real
+    print(f"\n{set_name}: {len(pairs)} photo pairs of different passes, false regions per pair {counts}, "
+          f"{real} on labelled real changes")
     assert len(pairs) >= 12
-    assert sum(counts) / len(pairs) <= 0.4
-    assert max(counts) <= 3
+    assert sum(counts) / len(pairs) <= 0.25
+    assert max(counts) <= 2
     assert sum(c <= 1 for c in counts) >= 0.95 * len(pairs)
 
 
@@ -212,3 +232,55 @@ def test_local_offset_of_a_window_equals_the_whole_image():
     np.testing.assert_allclose(part, whole[rows, cols], atol=1e-5)
     unplaced = local_offset(before[rows, cols], after[rows, cols], valid[rows, cols], block_px=24)
     assert np.abs(unplaced - whole[rows, cols]).max() > 0.1  # the grid's placement matters
+
+
+def _pale_lot(seed: int = 7) -> np.ndarray:
+    """Generated: pale concrete (grey ~200 of 255, grain), 200 x 200 px."""
+    rng = np.random.default_rng(seed)
+    return np.clip(200 + rng.normal(0, 3, (200, 200, 1)), 0, 255).repeat(3, axis=2).astype(np.uint8)
+
+
+def test_outline_completion_covers_a_pale_car_seen_by_its_windows():
+    """Generated: on pale concrete, a "car" 4.6 x 1.8 m whose body is only ~7 L* lighter than
+    the ground (under the threshold) with a dark windscreen across its middle. The windscreen
+    alone passes the region tests; completion extends the region over the body within 1.5 m
+    (``core`` keeps the windscreen)."""
+    from vision.detectors.change import ChangeDetector
+
+    before = _pale_lot()
+    after = before.copy()
+    after[90:108, 70:116] = np.clip(after[90:108, 70:116].astype(int) + 18, 0, 255).astype(np.uint8)  # body
+    after[90:108, 86:100] = 60  # windscreen
+    car = np.zeros((200, 200), bool)
+    car[90:108, 70:116] = True
+    plain = ChangeDetector(max_parallax_m=0.0, complete_m=0.0).compare(before, after, gsd_m=0.1)
+    completed = ChangeDetector(max_parallax_m=0.0).compare(before, after, gsd_m=0.1)
+    assert len(plain.regions) == 1 and len(completed.regions) == 1
+    assert (plain.mask[car] > 0).mean() < 0.5
+    assert (completed.mask[car] > 0).mean() > 0.65
+    assert (completed.mask[~car] > 0).sum() < 0.3 * car.sum()
+    np.testing.assert_array_equal(completed.core, plain.mask)
+    assert completed.regions[0].area_m2 > 1.5 * plain.regions[0].area_m2
+
+
+def test_object_joined_to_changed_vegetation_is_judged_on_its_own(monkeypatch):
+    """Generated: a lawn that turned a brighter green between the passes, and a new blue
+    object touching it; their one candidate region is mostly vegetation. The vegetation is
+    split off and the object is reported (without the split, nothing is)."""
+    from vision.detectors.change import ChangeDetector
+
+    before = _pale_lot()
+    before[40:160, 20:110] = (40, 90, 40)  # lawn (BGR)
+    after = before.copy()
+    after[40:160, 20:110] = (60, 170, 70)  # the lawn, greener
+    after[80:110, 110:140] = (170, 60, 20)  # a blue object against its edge
+    obj = np.zeros((200, 200), bool)
+    obj[80:110, 110:140] = True
+    detector = ChangeDetector(max_parallax_m=0.0)
+    result = detector.compare(before, after, gsd_m=0.1)
+    assert len(result.regions) == 1
+    assert (result.mask[obj] > 0).mean() > 0.8
+    assert (result.mask[40:160, 20:100] > 0).mean() < 0.05
+    assert any(why == "vegetation" for _, why in result.rejected)
+    monkeypatch.setattr(ChangeDetector, "_off_vegetation", staticmethod(lambda *a, **k: []))
+    assert detector.compare(before, after, gsd_m=0.1).regions == ()

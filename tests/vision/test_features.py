@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.features import Features, clear_match_cache, detect_features, match_features
+from vision.features import (Features, clear_match_cache, detect_features, estimate_homography, match_features,
+                             match_guided)
 
 BRIGHTON = "brighton_beach_dji_fc300s"
 
@@ -69,3 +70,41 @@ def test_queries_must_cover_every_keypoint(photos):
     a, b, _ = photos
     with pytest.raises(ValueError):
         match_features(a, b, queries=np.ones(len(a) - 1, bool))
+
+
+def test_guided_matching_finds_more_inliers_near_a_rough_homography(photos):
+    """Real consecutive photos: matching again near where a rough homography (the RANSAC one
+    moved by 3 px) puts each keypoint gives at least as many RANSAC inliers as the global
+    ratio test, each within the search radius of the prediction; a homography 80 px off gives
+    almost none."""
+    a, b, _ = photos
+    h, inliers = estimate_homography(*match_features(a, b))
+    rough = np.array([[1, 0, 3], [0, 1, -2], [0, 0, 1]], float) @ h
+    ga, gb = match_guided(a, b, rough, radius_px=6.0)
+    _, guided_inliers = estimate_homography(ga, gb)
+    assert guided_inliers.sum() >= inliers.sum()
+    predicted = cv2.perspectiveTransform(ga.reshape(-1, 1, 2).astype(np.float64), rough).reshape(-1, 2)
+    assert np.linalg.norm(predicted - gb, axis=1).max() <= 6.0 + 1e-6
+    off = np.array([[1, 0, 80], [0, 1, 0], [0, 0, 1]], float) @ h
+    wa, wb = match_guided(a, b, off)
+    assert len(wa) < 0.1 * len(ga)
+
+
+def test_registration_falls_back_to_guided_matching(photos):
+    """Real consecutive photos with the inliers needed set above what the global matches
+    give: the rough homography guides a second matching that registers; without the
+    fallback it raises, naming the pair."""
+    from types import SimpleNamespace
+
+    from vision.detectors.change_maps import register_onto
+    from vision.errors import RegistrationError
+
+    a, b, _ = photos
+    _, inliers = estimate_homography(*match_features(a, b))
+    shape = (int(b.points_px[:, 1].max()) + 2, int(b.points_px[:, 0].max()) + 2, 3)
+    view = lambda f, pid: SimpleNamespace(features=f, photo_id=pid, image=SimpleNamespace(pixels=np.zeros(shape, np.uint8)))
+    need = int(inliers.sum()) + 20
+    with pytest.raises(RegistrationError, match="photo 2 against reference 1"):
+        register_onto(view(a, 1), view(b, 2), min_inliers=need, min_rough_inliers=0)
+    _, valid, got = register_onto(view(a, 1), view(b, 2), min_inliers=need)
+    assert got >= need and valid.any()

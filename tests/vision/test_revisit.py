@@ -12,7 +12,7 @@ import pytest
 from vision.detectors import PhotoView
 from vision.detectors.change import ChangeDetector
 from vision.detectors.change_maps import register_onto
-from vision.revisit import OBJECTS, cut_object, ground_mask, paste, plan_pastes, score_revisit
+from vision.revisit import OBJECTS, cut_object, ground_mask, paste, plan_pastes, real_change_mask, score_revisit
 from vision.reference import Placed, assign_passes, pick_references
 
 BRIGHTON = "brighton_beach_dji_fc300s"
@@ -93,3 +93,31 @@ def test_detector_finds_a_pasted_real_car(brighton):
     assert score["pastes"] == 2
     assert score["found"] == 2
     assert score["false_regions"] <= 1
+
+
+def test_flagged_regions_on_labelled_real_changes_are_counted_apart():
+    """Generated masks: one region on a paste, one on a labelled real change, one on neither."""
+    truth = np.zeros((100, 100), np.uint8)
+    truth[10:20, 10:20] = 255
+    flagged = np.zeros_like(truth)
+    flagged[12:22, 12:22] = 255  # on the paste
+    flagged[50:60, 50:60] = 255  # on the real change
+    flagged[80:90, 10:20] = 255  # false
+    real = real_change_mask(truth.shape, [(45, 45, 58, 58)])
+    score = score_revisit(flagged, truth, real)
+    assert (score["found"], score["flagged"], score["real_changes"], score["false_regions"]) == (1, 3, 1, 1)
+    assert score_revisit(flagged, truth)["false_regions"] == 2
+
+
+def test_real_changes_lie_inside_their_photos(samples):
+    """Every labelled real change names a bundled photo of its set and lies inside its frame."""
+    from vision.images import image_size
+    from vision.revisit import REAL_CHANGES
+
+    assert sum(len(v) for v in REAL_CHANGES.values()) >= 7
+    for photo_set, changes in REAL_CHANGES.items():
+        for c in changes:
+            width, height = image_size(samples / "photos" / photo_set / c.photo)
+            x0, y0, x1, y1 = c.box_px
+            assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height, c
+            assert c.what

@@ -4,7 +4,8 @@ Steps, at working scale (long side ~1000-1600 px, :mod:`vision.images`), with ev
 given in metres on the ground and turned into pixels by the photo's GSD:
 
 1. **Register** the reference onto the current photo: SIFT matches, ratio test, RANSAC
-   homography (:func:`~vision.detectors.change_maps.register_onto`). The homography is exact
+   homography (:func:`~vision.detectors.change_maps.register_onto`; with too few inliers,
+   guided matching near the rough homography and RANSAC again). The homography is exact
    for one plane only.
 2. **Parallax** (:func:`~vision.detectors.change_maps.refine_with_flow`): dense optical flow
    (DIS) both ways between the current photo and the warped reference. The reference is
@@ -32,19 +33,28 @@ given in metres on the ground and turned into pixels by the photo's GSD:
    (:func:`~vision.detectors.change_maps.snap_to_segments`).
 5. **Regions** (8-connected) are kept only when: the current pixels are not mostly green
    vegetation (``max_vegetation_fraction``; excess green with a hue below 130 deg, so painted
-   blue-green objects are not vegetation); the ground 1-3 m around them is not mostly
+   blue-green objects are not vegetation; a region that is, e.g. a new car joined to a lawn
+   or crown that changed colour, has its vegetation taken out and what is left judged on its
+   own, once); the ground 1-3 m around them is not mostly
    unstable (``max_unstable_fraction``: crowns and their occlusion shadows); and they stand
    out from a ring around them (``contrast_rule``: ``"gain"`` - by ``min_contrast_gain``
    more now than before, an object appeared; ``"object"`` - by ``min_contrast`` now,
    whatever was there; otherwise texture reshuffled, or with the contrast gone, something
    that left, reported only with ``report_vanished``). The contrast weighs lightness fully
    where the region is lighter than its ring and half where it is darker (shadows).
+   **Outline completion** (``complete_m``): each kept region is then extended over the
+   connected pixels within ``complete_m`` of it where either one-way distance exceeds
+   ``complete_ratio`` times the threshold. A white car on pale concrete differs from the
+   ground by its windows and edges more than by its body (whose colour lies within the
+   tolerance of the windows' edges one way), so the tests keep only part of it; completion
+   outlines the car. It runs after the tests, so it never makes a region that failed them.
 6. **Category** by ground size and shape, the first :data:`DEFAULT_RULES` entry that fits:
    a compact car-sized rectangle -> ``illegal_parking``; a large rectangular block ->
    ``illegal_structure``; a large irregular patch -> ``construction_waste``; anything smaller
    -> ``exposed_garbage``. Candidates for a supervisor, not verdicts.
 7. **Confirm** (``confirm``): when the photo has a second reference that registers, a region
-   it sees must be a change candidate against it too (``min_confirmed_fraction``).
+   it sees must be a change candidate against it too (``min_confirmed_fraction``; measured
+   on the region before its outline was completed).
 
 :meth:`ChangeDetector.compare` is the image-pair entry point (steps 2-6 on two registered
 images and a GSD, no georeference): the evaluation on LEVIR-CD style folders calls it with
@@ -157,6 +167,9 @@ class ChangeResult:
         Candidate regions dropped by a region test, with the test's name (for review and tuning).
     common_px : int
         Pixels of the common area (after the border margin).
+    core : ndarray (H, W) uint8 or None
+        255 on the kept regions before their outlines were completed (step 5b); None when
+        the step is off (then ``mask``).
     """
 
     mask: np.ndarray
@@ -167,6 +180,7 @@ class ChangeResult:
     candidates: np.ndarray | None = None
     rejected: tuple[tuple[tuple[int, int, int, int], str], ...] = ()
     common_px: int = 0
+    core: np.ndarray | None = None
 
     @property
     def flagged_fraction(self) -> float:
@@ -207,7 +221,8 @@ def _uncropped(result: ChangeResult, window: tuple[slice, slice], shape: tuple[i
     regions = tuple(replace(r, contour=r.contour + offset.astype(r.contour.dtype)) for r in result.regions)
     rejected = tuple(((x + cols.start, y + rows.start, w, h), why) for (x, y, w, h), why in result.rejected)
     return replace(result, mask=pad(result.mask), regions=regions, distance=pad(result.distance),
-                   judged=pad(result.judged), candidates=pad(result.candidates), rejected=rejected)
+                   judged=pad(result.judged), candidates=pad(result.candidates), rejected=rejected,
+                   core=pad(result.core))
 
 
 def _odd(n: float) -> int:
@@ -292,6 +307,10 @@ class ChangeDetector:
     tone_block_m : float
         Block side of the local offset added after the tone match, metres (default 6, several
         times a car; 0 turns it off).
+    complete_m, complete_ratio : float
+        Outline completion (step 5): reach in metres (default 1.5, from a car's windscreen to
+        its ends; 0 turns it off) and the share of ``threshold`` either one-way distance must
+        exceed (default 0.6). Chosen on the revisit benchmark, seed 5.
     """
 
     name = "change"
@@ -306,7 +325,7 @@ class ChangeDetector:
                  seed_appeared: bool = False, segment_scale_m2: float = 0.0, min_segment_m2: float = 2.0,
                  min_segment_fraction: float = 0.5, contrast_rule: str = "gain",
                  roof_segments: Mapping[str, float] | None = None, tone_match: str = "curve",
-                 tone_block_m: float = 6.0) -> None:
+                 tone_block_m: float = 6.0, complete_m: float = 1.5, complete_ratio: float = 0.6) -> None:
         self.categories = merge_category_config(_DEFAULT_CATEGORIES, categories, detector=self.name)
         self.threshold = float(threshold)
         self.tolerance_m = float(tolerance_m)
@@ -338,6 +357,8 @@ class ChangeDetector:
             raise ValueError(f"tone_match must be 'curve' or 'moments', got {tone_match!r}")
         self.tone_match = tone_match
         self.tone_block_m = float(tone_block_m)
+        self.complete_m = float(complete_m)
+        self.complete_ratio = float(complete_ratio)
 
     def detect(self, photo_image: PhotoImage, context: DetectionContext) -> list[Detection]:
         """Compare the photo with the first of its references that registers.
@@ -403,20 +424,25 @@ class ChangeDetector:
                                              self._flows(warped, view.image.pixels, valid, window),
                                              (window[0].start or 0, window[1].start or 0), valid.shape)[4]
             kept = np.zeros_like(result.mask)
+            core = result.core if result.core is not None else result.mask
+            kept_core = np.zeros_like(core)
             regions, rejected = [], list(result.rejected)
             for region in result.regions:
                 inside = np.zeros_like(result.mask)
                 cv2.drawContours(inside, [region.contour], -1, 255, thickness=cv2.FILLED)
+                own = (inside > 0) & (core > 0)
                 inside = (inside > 0) & (result.mask > 0)
-                seen = float(valid[inside].mean())
-                again = float((mask2[inside & valid] > 0).mean()) if seen > 0 else 0.0
+                seen = float(valid[own].mean())
+                again = float((mask2[own & valid] > 0).mean()) if seen > 0 else 0.0
                 if seen >= 0.5 and again < self.min_confirmed_fraction:
                     x, y, w, h = cv2.boundingRect(region.contour)
                     rejected.append(((x, y, w, h), f"not confirmed by photo {other.photo_id} ({again:.0%})"))
                     continue
                 regions.append(region)
                 kept[inside] = 255
-            return replace(result, mask=kept, regions=tuple(regions), rejected=tuple(rejected))
+                kept_core[own] = 255
+            return replace(result, mask=kept, regions=tuple(regions), rejected=tuple(rejected),
+                           core=kept_core if result.core is not None else None)
         return result
 
     def _detections(self, view: PhotoView, ref: PhotoView, result: ChangeResult, inliers: int) -> list[Detection]:
@@ -448,8 +474,9 @@ class ChangeDetector:
     def _candidates(self, warped: np.ndarray, current: np.ndarray, gsd: float, valid: np.ndarray,
                     flows: tuple[np.ndarray, np.ndarray] | None = None, origin_px: tuple[int, int] = (0, 0),
                     image_shape_px: tuple[int, int] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Steps 2-4: (aligned reference, judged, unstable, distance, candidate mask); ``flows``
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Steps 2-4: (aligned reference, judged, unstable, distance, candidate mask, larger of the
+        two one-way distances); ``flows``
         as :func:`~vision.detectors.change_maps.refine_with_flow` takes them; ``origin_px`` and
         ``image_shape_px`` as :func:`~vision.detectors.change_maps.one_way_distances` takes them
         (the images are a window of a larger pair)."""
@@ -474,7 +501,7 @@ class ChangeDetector:
         grown = grow_regions(seed, judged & (np.maximum(appeared, vanished) > self.threshold), reach_px=tol_px + 1)
         mask = change_mask(grown.astype(np.float32), judged, threshold=0.0, open_px=1,
                            close_px=_odd(self.close_m / gsd))
-        return warped, judged, unstable, dist, mask
+        return warped, judged, unstable, dist, mask, np.maximum(appeared, vanished)
 
     def _roof_segment_result(self, before: np.ndarray, after: np.ndarray, gsd: float, valid: np.ndarray,
                              n_valid: int) -> ChangeResult:
@@ -557,7 +584,7 @@ class ChangeDetector:
             return ChangeResult(empty, (), np.zeros((height, width), np.float32), 0.0)
         if self.roof_segments is not None:
             return self._roof_segment_result(before_bgr, after_bgr, gsd, valid, n_valid)
-        warped, judged, unstable, dist, mask = self._candidates(warped, current, gsd, valid, flows,
+        warped, judged, unstable, dist, mask, wide = self._candidates(warped, current, gsd, valid, flows,
                                                                 origin_px, image_shape_px)
         changed = int(np.count_nonzero(mask)) / n_valid
         candidates = mask
@@ -574,21 +601,30 @@ class ChangeDetector:
         ring_px = max(_odd(2.0 / gsd), 5)  # a ring ~1 m wide, past the boundary pixel (mixed colours)
         reach_px = _odd(2 * self.occlusion_m / gsd)
         pad = reach_px
+        open_px = _odd(self.open_m / gsd)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        # work items: (box x, y, w, h; pixels; the region inside its box or None; its label, 0 for a
+        # part split off vegetation)
+        todo = [(tuple(int(v) for v in stats[i, :4]), int(stats[i, cv2.CC_STAT_AREA]), None, i)
+                for i in range(n - 1, 0, -1)]
         kept = np.zeros((height, width), np.uint8)
         regions: list[ChangeRegion] = []
         rejected: list[tuple[tuple[int, int, int, int], str]] = []
-        for i in range(1, n):
-            area_px = int(stats[i, cv2.CC_STAT_AREA])
-            x, y, w, h = (int(v) for v in stats[i, :4])
+        while todo:
+            box, area_px, inside, label = todo.pop()
+            x, y, w, h = box
             if area_px < min_px:
-                rejected.append(((x, y, w, h), "small"))
+                rejected.append((box, "small"))
                 continue
+            if inside is None:
+                inside = labels[y:y + h, x:x + w] == label
             x0, y0, x1, y1 = max(x - pad, 0), max(y - pad, 0), min(x + w + pad, width), min(y + h + pad, height)
             win = (slice(y0, y1), slice(x0, x1))
-            region = labels[win] == i
-            box = (x, y, w, h)
+            region = np.zeros((y1 - y0, x1 - x0), bool)
+            region[y - y0:y - y0 + h, x - x0:x - x0 + w] = inside
             if float(green_now[win][region].mean()) > self.max_vegetation_fraction:
+                if label:  # a new object joined to changed vegetation (crowns, lawn) is judged on its own
+                    todo.extend(self._off_vegetation(region & ~green_now[win], (x0, y0), open_px))
                 rejected.append((box, "vegetation"))
                 continue
             near = cv2.dilate(region.astype(np.uint8), np.ones((ring_px, ring_px), np.uint8)) > 0
@@ -633,4 +669,59 @@ class ChangeDetector:
             regions.append(ChangeRegion(contour, category, score, area_m2, mean_dist, gain, rectangularity,
                                         elongation, "appeared" if appeared else "vanished"))
             kept[win][region] = 255
-        return ChangeResult(kept, tuple(regions), dist, changed, judged, candidates, tuple(rejected), n_valid)
+        core = None
+        if self.complete_m > 0 and regions:
+            core = kept
+            kept, regions = self._complete(kept, regions, judged & (wide > self.complete_ratio * self.threshold), gsd)
+        return ChangeResult(kept, tuple(regions), dist, changed, judged, candidates, tuple(rejected), n_valid, core)
+
+    @staticmethod
+    def _off_vegetation(rest: np.ndarray, origin: tuple[int, int], open_px: int) -> list:
+        """The parts of a region left when its vegetation pixels are taken out (``rest``, a
+        window at ``origin`` (x, y)), opened by ``open_px``, as :meth:`_compare`'s work items."""
+        rest = cv2.morphologyEx(rest.astype(np.uint8), cv2.MORPH_OPEN, np.ones((open_px, open_px), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
+        items = []
+        for i in range(1, n):
+            x, y, w, h = (int(v) for v in stats[i, :4])
+            items.append(((x + origin[0], y + origin[1], w, h), int(stats[i, cv2.CC_STAT_AREA]),
+                          labels[y:y + h, x:x + w] == i, 0))
+        return items
+
+    def _complete(self, kept: np.ndarray, regions: list[ChangeRegion], allowed: np.ndarray,
+                  gsd: float) -> tuple[np.ndarray, list[ChangeRegion]]:
+        """Step 5b: extend each kept region over the connected ``allowed`` pixels within
+        ``complete_m`` of it (its outline, area, shape and category are redrawn)."""
+        reach = _odd(2 * self.complete_m / gsd)
+        ellipse = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
+        height, width = kept.shape
+        out = np.zeros_like(kept)
+        grown_regions = []
+        for r in regions:
+            x, y, w, h = cv2.boundingRect(r.contour)
+            x0, y0 = max(x - reach, 0), max(y - reach, 0)
+            x1, y1 = min(x + w + reach, width), min(y + h + reach, height)
+            win = (slice(y0, y1), slice(x0, x1))
+            own = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            cv2.drawContours(own, [r.contour - np.array([x0, y0])], -1, 1, thickness=cv2.FILLED)
+            own &= (kept[win] > 0).astype(np.uint8)
+            near = cv2.dilate(own, ellipse) > 0
+            n, labels = cv2.connectedComponents(((own > 0) | (near & allowed[win])).astype(np.uint8), connectivity=8)
+            touch = np.zeros(n, bool)
+            touch[np.unique(labels[own > 0])] = True
+            touch[0] = False
+            region = touch[labels]
+            contour = max(cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0],
+                          key=cv2.contourArea) + np.array([x0, y0])
+            (_, _), (rw, rh), _ = cv2.minAreaRect(contour)
+            area_px = int(region.sum())
+            rectangularity = float(area_px / max(rw * rh, 1.0))
+            elongation = float(max(rw, rh) / max(min(rw, rh), 1.0))
+            area_m2 = area_px * gsd ** 2
+            category = next((c.category for c in self.rules if c.fits(area_m2, rectangularity, elongation)), r.category)
+            if category not in self.categories:
+                category = r.category
+            grown_regions.append(replace(r, contour=contour, category=category, area_m2=area_m2,
+                                         rectangularity=rectangularity, elongation=elongation))
+            out[win][region] = 255
+        return out, grown_regions

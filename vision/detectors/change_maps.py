@@ -12,15 +12,24 @@ import cv2
 import numpy as np
 
 from vision.detectors.base import PhotoView
-from vision.features import detect_features, estimate_homography, match_features
+from vision.errors import RegistrationError
+from vision.features import detect_features, estimate_homography, match_features, match_guided
 
 __all__ = ["change_distance", "change_mask", "check_pair", "dis_flows", "grow_regions", "lab", "local_contrast",
            "local_offset", "match_tone_curve", "one_way_distances", "refine_with_flow", "register_onto",
            "snap_to_segments", "valid_window", "vegetation_mask"]
 
 
-def register_onto(reference: PhotoView, current: PhotoView, *, min_inliers: int = 30) -> tuple[np.ndarray, np.ndarray, int]:
+def register_onto(reference: PhotoView, current: PhotoView, *, min_inliers: int = 30,
+                  min_rough_inliers: int = 15) -> tuple[np.ndarray, np.ndarray, int]:
     """Warp the reference's working image onto the current one.
+
+    SIFT matches with the ratio test, RANSAC homography. When that finds fewer than
+    ``min_inliers`` inliers but at least ``min_rough_inliers``, its homography is taken as a
+    rough guide and the features are matched again near where it puts them
+    (:func:`~vision.features.match_guided`), then RANSAC runs on those matches with the
+    same ``min_inliers``: photos of another pass that overlap little, or whose new objects
+    took keypoints, share few matches that pass the global ratio test.
 
     Returns
     -------
@@ -37,7 +46,20 @@ def register_onto(reference: PhotoView, current: PhotoView, *, min_inliers: int 
     fb = current.features if current.features is not None else detect_features(current.image.pixels)
     pa, pb = match_features(fa, fb)
     what = f"photo {current.photo_id} against reference {reference.photo_id}"
-    h, inliers = estimate_homography(pa, pb, min_inliers=min_inliers, what=what)
+    try:
+        h, inliers = estimate_homography(pa, pb, min_inliers=min_inliers, what=what)
+    except RegistrationError as err:
+        if min_rough_inliers <= 0 or min_rough_inliers >= min_inliers:
+            raise
+        try:
+            rough, _ = estimate_homography(pa, pb, min_inliers=min_rough_inliers, what=what)
+        except RegistrationError:
+            raise err from None
+        ga, gb = match_guided(fa, fb, rough)
+        try:
+            h, inliers = estimate_homography(ga, gb, min_inliers=min_inliers, what=f"{what} (guided matching)")
+        except RegistrationError as guided:
+            raise RegistrationError(f"{err}; {guided}") from None
     height, width = current.image.pixels.shape[:2]
     warped = cv2.warpPerspective(reference.image.pixels, h, (width, height), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
