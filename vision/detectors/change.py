@@ -474,9 +474,11 @@ class ChangeDetector:
     def _candidates(self, warped: np.ndarray, current: np.ndarray, gsd: float, valid: np.ndarray,
                     flows: tuple[np.ndarray, np.ndarray] | None = None, origin_px: tuple[int, int] = (0, 0),
                     image_shape_px: tuple[int, int] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                               np.ndarray, np.ndarray]:
         """Steps 2-4: (aligned reference, judged, unstable, distance, candidate mask, larger of the
-        two one-way distances); ``flows``
+        two one-way distances, and the aligned reference's and the current image's L*a*b*,
+        :func:`lab`); ``flows``
         as :func:`~vision.detectors.change_maps.refine_with_flow` takes them; ``origin_px`` and
         ``image_shape_px`` as :func:`~vision.detectors.change_maps.one_way_distances` takes them
         (the images are a window of a larger pair)."""
@@ -490,18 +492,20 @@ class ChangeDetector:
             judged = valid & ~elevated
             unstable = valid & (elevated | ~consistent)
         tol_px = max(int(round(self.tolerance_m / gsd)), 1)
+        lab_ref, lab_now = lab(warped), lab(current)
         appeared, vanished = one_way_distances(warped, current, judged, tolerance_px=tol_px,
                                                blur_sigma_px=max(1.0, 0.5 * tol_px),
                                                structure_weight=self.structure_weight, match=self.tone_match,
                                                offset_block_px=int(round(self.tone_block_m / gsd)),
-                                               origin_px=origin_px, image_shape_px=image_shape_px)
+                                               origin_px=origin_px, image_shape_px=image_shape_px,
+                                               lab_images=(lab_ref, lab_now))
         dist = np.minimum(appeared, vanished)
         seed = change_mask(appeared if self.seed_appeared else dist, judged, threshold=self.threshold,
                            open_px=_odd(self.open_m / gsd), close_px=1)
         grown = grow_regions(seed, judged & (np.maximum(appeared, vanished) > self.threshold), reach_px=tol_px + 1)
         mask = change_mask(grown.astype(np.float32), judged, threshold=0.0, open_px=1,
                            close_px=_odd(self.close_m / gsd))
-        return warped, judged, unstable, dist, mask, np.maximum(appeared, vanished)
+        return warped, judged, unstable, dist, mask, np.maximum(appeared, vanished), lab_ref, lab_now
 
     def _roof_segment_result(self, before: np.ndarray, after: np.ndarray, gsd: float, valid: np.ndarray,
                              n_valid: int) -> ChangeResult:
@@ -564,28 +568,30 @@ class ChangeDetector:
         judgeable = cv2.erode(valid.astype(np.uint8), np.ones((border, border), np.uint8),
                               borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0
         flows = self._flows(before_bgr, after_bgr, judgeable, window) if judgeable.any() else None
-        sub = self._compare(before_bgr[window], after_bgr[window], gsd, valid[window], flows,
-                            (window[0].start, window[1].start), (height, width))
+        sub = self._compare(before_bgr[window], after_bgr[window], gsd, judgeable[window], flows,
+                            (window[0].start, window[1].start), (height, width), eroded=True)
         return _uncropped(sub, window, (height, width))
 
     def _compare(self, before_bgr: np.ndarray, after_bgr: np.ndarray, gsd: float, valid: np.ndarray,
                  flows: tuple[np.ndarray, np.ndarray] | None = None, origin_px: tuple[int, int] = (0, 0),
-                 image_shape_px: tuple[int, int] | None = None) -> ChangeResult:
-        """:meth:`compare` on checked inputs (``valid`` given; ``flows``, ``origin_px`` and
-        ``image_shape_px`` as :meth:`_candidates` takes them)."""
+                 image_shape_px: tuple[int, int] | None = None, *, eroded: bool = False) -> ChangeResult:
+        """:meth:`compare` on checked inputs (``valid`` given, ``eroded`` by the border margin
+        already or not; ``flows``, ``origin_px`` and ``image_shape_px`` as :meth:`_candidates`
+        takes them)."""
         current, warped = after_bgr, before_bgr
         height, width = current.shape[:2]
-        border = _odd(2 * self.border_m / gsd)
-        valid = cv2.erode(valid.astype(np.uint8), np.ones((border, border), np.uint8),
-                          borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0
+        if not eroded:
+            border = _odd(2 * self.border_m / gsd)
+            valid = cv2.erode(valid.astype(np.uint8), np.ones((border, border), np.uint8),
+                              borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0
         n_valid = int(valid.sum())
         empty = np.zeros((height, width), np.uint8)
         if n_valid == 0:
             return ChangeResult(empty, (), np.zeros((height, width), np.float32), 0.0)
         if self.roof_segments is not None:
             return self._roof_segment_result(before_bgr, after_bgr, gsd, valid, n_valid)
-        warped, judged, unstable, dist, mask, wide = self._candidates(warped, current, gsd, valid, flows,
-                                                                origin_px, image_shape_px)
+        warped, judged, unstable, dist, mask, wide, lab_ref, lab_now = self._candidates(
+            warped, current, gsd, valid, flows, origin_px, image_shape_px)
         changed = int(np.count_nonzero(mask)) / n_valid
         candidates = mask
         if self.segment_scale_m2 > 0 and mask.any():
@@ -596,7 +602,6 @@ class ChangeDetector:
         if not enabled:
             return ChangeResult(empty, (), dist, changed, judged, mask, (), n_valid)
         min_px = 0.5 * min(enabled) / gsd ** 2
-        lab_now, lab_ref = lab(current), lab(warped)
         green_now = vegetation_mask(current)
         ring_px = max(_odd(2.0 / gsd), 5)  # a ring ~1 m wide, past the boundary pixel (mixed colours)
         reach_px = _odd(2 * self.occlusion_m / gsd)

@@ -228,7 +228,8 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
                       tolerance_px: int = 3, blur_sigma_px: float = 1.5, l_weight: float = 0.5,
                       l_weight_lighter: float = 1.0, structure_weight: float = 0.0,
                       match: str = "moments", offset_block_px: int = 0, origin_px: tuple[int, int] = (0, 0),
-                      image_shape_px: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      image_shape_px: tuple[int, int] | None = None,
+                      lab_images: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """How far each image's colour falls outside the other's within ``tolerance_px``, L*a*b* units.
 
     In L*a*b*, the earlier image's channels are first matched to the later one's over
@@ -250,7 +251,8 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
     (season, exposure) does not make. ``origin_px`` (row, column) and ``image_shape_px``
     (H, W) place these arrays in a larger image they were cut from: the tone curve's samples
     and the local offset's blocks are then laid on that image's grid, so a window gives the
-    same result as the whole image. Other parameters as :func:`change_distance`.
+    same result as the whole image. ``lab_images`` are the two images' :func:`lab` when the
+    caller has them already (read, not modified). Other parameters as :func:`change_distance`.
 
     Returns
     -------
@@ -267,10 +269,12 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
     if not valid.any():
         zero = np.zeros(after_bgr.shape[:2], np.float32)
         return zero, zero.copy()
-    before, after = lab(before_bgr), lab(after_bgr)
+    before, after = lab_images if lab_images is not None else (lab(before_bgr), lab(after_bgr))
     if match == "curve":
         before = match_tone_curve(before, after, valid, origin_px=origin_px)
     elif match == "moments":
+        if lab_images is not None:
+            before = before.copy()
         for c in range(3):  # match the reference's mean/std to the current image over the common area
             b, a = before[..., c][valid], after[..., c][valid]
             sb, sa = float(b.std()) + 1e-6, float(a.std())
