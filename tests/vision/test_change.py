@@ -216,6 +216,42 @@ def test_local_offset_follows_a_ramp_and_ignores_a_small_object():
     assert abs(float(off[48, 10, 0])) < 1.0
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 1001])
+def test_median_by_one_selection_is_numpys(n):
+    """Odd and even counts, with and without ties: the same float32 value as ``np.median``."""
+    from vision.detectors.change_maps import _median
+
+    rng = np.random.default_rng(n)
+    for values in (rng.normal(0.0, 30.0, n).astype(np.float32), np.round(rng.normal(0.0, 3.0, n)).astype(np.float32)):
+        assert _median(values) == np.median(values)
+
+
+def test_local_offset_block_medians_are_nanmedians():
+    """Generated, with holes and partly valid blocks: each block's offset before smoothing is
+    ``np.nanmedian`` of its valid differences, or the overall median (blocks under a quarter
+    valid); then the 3 x 3 median and the bilinear resize, bit for bit."""
+    from vision.detectors.change_maps import _block_offset, _median3
+
+    rng = np.random.default_rng(11)
+    h, w, block = 70, 95, 10
+    before = rng.normal(50.0, 8.0, (h, w, 3)).astype(np.float32)
+    after = (before + rng.normal(3.0, 4.0, (h, w, 3))).astype(np.float32)
+    valid = rng.random((h, w)) < 0.7
+    valid[:25, :40] = False
+    valid[30:50, 50:60] = rng.random((20, 10)) < 0.2
+    d = np.where(valid[..., None], after - before, np.nan)
+    d = np.pad(d, ((0, 10 * 7 - h), (0, 10 * 10 - w), (0, 0)), constant_values=np.nan)
+    cells = d.reshape(7, block, 10, block, 3).transpose(0, 2, 4, 1, 3).reshape(7, 10, 3, -1)
+    share = np.pad(valid, ((0, 0), (0, 5))).reshape(7, block, 10, block).mean(axis=(1, 3))
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanmedian(cells, axis=3)
+    overall = np.median((after - before)[valid], axis=0)
+    expected = np.where((share >= 0.25)[..., None], expected, overall).astype(np.float32)
+    smooth = [cv2.resize(_median3(expected[..., c]), (10 * block, 7 * block), interpolation=cv2.INTER_LINEAR)
+              for c in range(3)]
+    np.testing.assert_array_equal(_block_offset(before, after, valid, block, 0.25), np.dstack(smooth)[:h, :w])
+
+
 def test_local_offset_of_a_window_equals_the_whole_image():
     """Generated: random colours with an exposure ramp, valid in a sub-rectangle; the offset
     computed on a window holding all valid pixels (placed by its origin) is the whole image's."""

@@ -6,8 +6,6 @@ evaluation on labelled pairs. Images are BGR uint8 at one working scale.
 
 from __future__ import annotations
 
-import warnings
-
 import cv2
 import numpy as np
 
@@ -395,19 +393,20 @@ def match_tone_curve(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *
         return out
     for c in range(before.shape[2]):
         b, a = before[..., c][on_grid][sampled], after[..., c][on_grid][sampled]
-        edges = np.unique(np.quantile(b, np.linspace(0.0, 1.0, max(int(bins), 2) + 1)))
+        order = np.argsort(b)
+        b_sorted = b[order]
+        edges = np.unique(np.quantile(b_sorted, np.linspace(0.0, 1.0, max(int(bins), 2) + 1)))
         if len(edges) < 2:
             out[..., c] = before[..., c] + float(np.median(a) - np.median(b))
             continue
-        idx = np.clip(np.searchsorted(edges, b, side="right") - 1, 0, len(edges) - 2)
-        order = np.argsort(idx, kind="stable")
-        starts = np.searchsorted(idx[order], np.arange(len(edges)))
+        # bin k holds edges[k] <= b < edges[k + 1] (the last one up to the maximum): a run of b_sorted
+        starts = np.append(np.searchsorted(b_sorted, edges[:-1], side="left"), len(b))
         xs, ys = [], []
         for k in range(len(edges) - 1):
-            sel = order[starts[k]:starts[k + 1]]
-            if len(sel) >= min_count:
-                xs.append(float(np.median(b[sel])))
-                ys.append(float(np.median(a[sel])))
+            lo, hi = int(starts[k]), int(starts[k + 1])
+            if hi - lo >= min_count:
+                xs.append(float((b_sorted[lo + (hi - lo - 1) // 2] + b_sorted[lo + (hi - lo) // 2]) / np.float32(2.0)))
+                ys.append(float(_median(a[order[lo:hi]])))
         if not xs:
             continue
         ys_mono = np.maximum.accumulate(np.asarray(ys))
@@ -482,22 +481,40 @@ def _block_offset(before: np.ndarray, after: np.ndarray, valid: np.ndarray, bloc
     out = np.zeros_like(before, dtype=np.float32)
     gh, gw = -(-height // block), -(-width // block)
     pad_h, pad_w = gh * block - height, gw * block - width
-    v = np.pad(valid, ((0, pad_h), (0, pad_w))).reshape(gh, block, gw, block).transpose(0, 2, 1, 3).reshape(gh, gw, -1)
-    share = v.mean(axis=2)
+
+    def blocks(a: np.ndarray) -> np.ndarray:  # (H, W) -> (gh, gw, block * block)
+        padded = np.pad(a, ((0, pad_h), (0, pad_w)))
+        return padded.reshape(gh, block, gw, block).transpose(0, 2, 1, 3).reshape(gh, gw, -1)
+
+    v = blocks(valid)
+    own = (v.mean(axis=2) >= min_valid) & v.any(axis=2)  # the blocks that take their own median
+    v_own = v[own]
+    counts = np.count_nonzero(v_own, axis=1)
+    rows = np.arange(len(counts))
     for c in range(channels):
         d = (after[..., c] - before[..., c]).astype(np.float32)
-        overall = float(np.median(d[valid]))
-        d = np.where(valid, d, np.nan)
-        d = np.pad(d, ((0, pad_h), (0, pad_w)), constant_values=np.nan)
-        d = d.reshape(gh, block, gw, block).transpose(0, 2, 1, 3).reshape(gh, gw, -1)
-        with warnings.catch_warnings():  # all-NaN blocks (nothing valid) warn; they take the overall median
-            warnings.simplefilter("ignore", RuntimeWarning)
-            grid = np.nanmedian(d, axis=2)
-        grid = np.where((share >= min_valid) & np.isfinite(grid), grid, overall).astype(np.float32)
+        grid = np.full((gh, gw), float(_median(d[valid])), np.float32)
+        if len(counts):  # each block's valid values sorted first: the median from its middle one or two
+            values = np.where(v_own, blocks(d)[own], np.float32(np.inf))
+            values.sort(axis=1)
+            grid[own] = (values[rows, (counts - 1) // 2] + values[rows, counts // 2]) / np.float32(2.0)
         if min(gh, gw) >= 3:
             grid = _median3(grid)
         out[..., c] = cv2.resize(grid, (gw * block, gh * block), interpolation=cv2.INTER_LINEAR)[:height, :width]
     return out
+
+
+def _median(values: np.ndarray) -> np.float32:
+    """``np.median`` of a non-empty float32 vector, by one selection (``np.median`` selects two).
+
+    For an even count, the mean of the two middle values as ``np.median`` computes it (their
+    float32 sum halved), so the result is the same bit for bit.
+    """
+    half = len(values) // 2
+    part = np.partition(values, half)
+    if len(values) % 2:
+        return part[half]
+    return (part[:half].max() + part[half]) / np.float32(2.0)
 
 
 def _median3(grid: np.ndarray) -> np.ndarray:
