@@ -18,6 +18,12 @@ __all__ = ["change_distance", "change_mask", "check_pair", "dis_flows", "grow_re
            "snap_to_segments", "valid_window", "vegetation_mask"]
 
 
+#: Rows of the later image :func:`one_way_distances` treats at a time (every shift over them):
+#: 64 rows of its ~10 float32 planes stay in a core's cache at ~1000 px wide (25-35% faster
+#: than whole planes, the same result).
+_BAND_ROWS = 64
+
+
 def register_onto(reference: PhotoView, current: PhotoView, *, min_inliers: int = 30,
                   min_rough_inliers: int = 15) -> tuple[np.ndarray, np.ndarray, int]:
     """Warp the reference's working image onto the current one.
@@ -286,9 +292,10 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
         before = cv2.GaussianBlur(before, (0, 0), blur_sigma_px)
         after = cv2.GaussianBlur(after, (0, 0), blur_sigma_px)
     size = 2 * int(tolerance_px) + 1
+    planes_b, planes_a = list(cv2.split(before)), list(cv2.split(after))
     if structure_weight > 0:
-        before = np.dstack([before, local_contrast(before[..., 0], size)])
-        after = np.dstack([after, local_contrast(after[..., 0], size)])
+        planes_b.append(local_contrast(planes_b[0], size))
+        planes_a.append(local_contrast(planes_a[0], size))
 
     r = int(tolerance_px)
     step = max(1, (r + 1) // 2)
@@ -300,48 +307,57 @@ def one_way_distances(before_bgr: np.ndarray, after_bgr: np.ndarray, valid: np.n
     # distance at q and, read back by -s, the earlier image's at q + s (the colour term is the
     # same both ways; the structure term counts the excess of one or the other). The pairs are
     # formed on the later image padded by r, so each shift's colour term is computed once.
-    # Channel planes and in-place ufuncs: no (H, W, C) temporaries per shift.
-    nch = after.shape[2]
+    # Channel planes and in-place ufuncs: no (H, W, C) temporaries per shift; a band of rows
+    # at a time, every shift over it, so that the planes' rows in use stay in the CPU's cache.
+    nch = len(planes_a)
     hp, wp = height + 2 * r, width + 2 * r
-    later = cv2.copyMakeBorder(after, r, r, r, r, cv2.BORDER_REPLICATE) if r > 0 else after
-    earlier = cv2.copyMakeBorder(before, 2 * r, 2 * r, 2 * r, 2 * r, cv2.BORDER_REPLICATE) if r > 0 else before
-    xs = [np.ascontiguousarray(later[..., c]) for c in range(nch)]
-    ys = [np.ascontiguousarray(earlier[..., c]) for c in range(nch)]
+    xs = [cv2.copyMakeBorder(p, r, r, r, r, cv2.BORDER_REPLICATE) if r > 0 else p for p in planes_a]
+    ys = [cv2.copyMakeBorder(p, 2 * r, 2 * r, 2 * r, 2 * r, cv2.BORDER_REPLICATE) if r > 0 else p for p in planes_b]
     appeared = np.full((height, width), np.inf, np.float32)
     vanished = np.full((height, width), np.inf, np.float32)
-    c2, t, u = (np.empty((hp, wp), np.float32) for _ in range(3))
-    app, van = (np.empty((hp, wp), np.float32) for _ in range(2)) if nch > 3 else (c2, c2)
-    inner = (slice(r, r + height), slice(r, r + width))
+    band = min(_BAND_ROWS, hp)
+    c2_rows, t_rows, u_rows = (np.empty((band, wp), np.float32) for _ in range(3))
+    app_rows, van_rows = (np.empty((band, wp), np.float32) for _ in range(2)) if nch > 3 else (c2_rows, c2_rows)
     wanted = set(shifts)
-    for dy, dx in sorted(wanted | {(-dy, -dx) for dy, dx in shifts}):
-        win = (slice(r + dy, r + dy + hp), slice(r + dx, r + dx + wp))
-        np.subtract(xs[0], ys[0][win], out=t)  # lightness, later minus earlier: weighted by its sign
-        np.maximum(t, 0.0, out=u)
-        np.minimum(t, 0.0, out=t)
-        if l_weight_lighter != 1.0:
-            np.multiply(u, l_weight_lighter, out=u)
-        if l_weight != 1.0:
-            np.multiply(t, l_weight, out=t)
-        np.add(t, u, out=t)
-        np.multiply(t, t, out=c2)
-        for c in (1, 2):
-            np.subtract(xs[c], ys[c][win], out=t)
-            np.multiply(t, t, out=t)
-            np.add(c2, t, out=c2)
-        if nch > 3:  # structure: only more of it in the image whose distance it is
-            np.subtract(xs[3], ys[3][win], out=t)
+    for p0 in range(0, hp, band):  # padded rows p0 .. p1 - 1 of the later image
+        p1 = min(p0 + band, hp)
+        c2, t, u, app, van = (a[:p1 - p0] for a in (c2_rows, t_rows, u_rows, app_rows, van_rows))
+        x = [plane[p0:p1] for plane in xs]
+        for dy, dx in sorted(wanted | {(-dy, -dx) for dy, dx in shifts}):
+            win = (slice(p0 + r + dy, p1 + r + dy), slice(r + dx, r + dx + wp))
+            np.subtract(x[0], ys[0][win], out=t)  # lightness, later minus earlier: weighted by its sign
             np.maximum(t, 0.0, out=u)
-            np.multiply(u, structure_weight, out=u)
-            np.multiply(u, u, out=u)
-            np.add(c2, u, out=app)
             np.minimum(t, 0.0, out=t)
-            np.multiply(t, structure_weight, out=t)
-            np.multiply(t, t, out=t)
-            np.add(c2, t, out=van)
-        if (dy, dx) in wanted:  # the later pixel at q against the earlier at q + s
-            np.minimum(appeared, app[inner], out=appeared)
-        if (-dy, -dx) in wanted:  # the earlier pixel at p against the later at p - (dy, dx)
-            np.minimum(vanished, van[r - dy:r - dy + height, r - dx:r - dx + width], out=vanished)
+            if l_weight_lighter != 1.0:
+                np.multiply(u, l_weight_lighter, out=u)
+            if l_weight != 1.0:
+                np.multiply(t, l_weight, out=t)
+            np.add(t, u, out=t)
+            np.multiply(t, t, out=c2)
+            for c in (1, 2):
+                np.subtract(x[c], ys[c][win], out=t)
+                np.multiply(t, t, out=t)
+                np.add(c2, t, out=c2)
+            if nch > 3:  # structure: only more of it in the image whose distance it is
+                np.subtract(x[3], ys[3][win], out=t)
+                np.maximum(t, 0.0, out=u)
+                np.multiply(u, structure_weight, out=u)
+                np.multiply(u, u, out=u)
+                np.add(c2, u, out=app)
+                np.minimum(t, 0.0, out=t)
+                np.multiply(t, structure_weight, out=t)
+                np.multiply(t, t, out=t)
+                np.add(c2, t, out=van)
+            if (dy, dx) in wanted:  # the later pixel at q against the earlier at q + s: row y at padded row y + r
+                a0, a1 = max(p0, r), min(p1, r + height)
+                if a0 < a1:
+                    rows = appeared[a0 - r:a1 - r]
+                    np.minimum(rows, app[a0 - p0:a1 - p0, r:r + width], out=rows)
+            if (-dy, -dx) in wanted:  # the earlier pixel at p against the later at p - (dy, dx): row y + r - dy
+                v0, v1 = max(p0, r - dy), min(p1, r - dy + height)
+                if v0 < v1:
+                    rows = vanished[v0 - r + dy:v1 - r + dy]
+                    np.minimum(rows, van[v0 - p0:v1 - p0, r - dx:r - dx + width], out=rows)
     out = []
     for best in (appeared, vanished):
         dist = np.sqrt(best)
