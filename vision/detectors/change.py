@@ -602,7 +602,6 @@ class ChangeDetector:
         if not enabled:
             return ChangeResult(empty, (), dist, changed, judged, mask, (), n_valid)
         min_px = 0.5 * min(enabled) / gsd ** 2
-        green_now = vegetation_mask(current)
         ring_px = max(_odd(2.0 / gsd), 5)  # a ring ~1 m wide, past the boundary pixel (mixed colours)
         reach_px = _odd(2 * self.occlusion_m / gsd)
         pad = reach_px
@@ -627,9 +626,10 @@ class ChangeDetector:
             win = (slice(y0, y1), slice(x0, x1))
             region = np.zeros((y1 - y0, x1 - x0), bool)
             region[y - y0:y - y0 + h, x - x0:x - x0 + w] = inside
-            if float(green_now[win][region].mean()) > self.max_vegetation_fraction:
+            green = vegetation_mask(current[y:y + h, x:x + w])[inside]  # per pixel: the box only
+            if float(green.mean()) > self.max_vegetation_fraction:
                 if label:  # a new object joined to changed vegetation (crowns, lawn) is judged on its own
-                    todo.extend(self._off_vegetation(region & ~green_now[win], (x0, y0), open_px))
+                    todo.extend(self._off_vegetation(region & ~vegetation_mask(current[win]), (x0, y0), open_px))
                 rejected.append((box, "vegetation"))
                 continue
             near = cv2.dilate(region.astype(np.uint8), np.ones((ring_px, ring_px), np.uint8)) > 0
