@@ -30,7 +30,7 @@ flat-ground model of :mod:`vision.georef`, with small corrections kept close to 
 
 The fit minimises ``sum(loss(tie residuals)) + sum(prior residuals^2)`` with every
 correction bounded to ``max_sigma`` prior sigmas; the parameters are
-solved in units of their prior sigma (well conditioned) with a sparse Jacobian.
+solved in units of their prior sigma (well conditioned) with an analytic sparse Jacobian.
 """
 
 from __future__ import annotations
@@ -155,12 +155,43 @@ def attitude_from_rotation(rot: np.ndarray, yaw_hint_deg: float = 0.0) -> tuple[
     return yaw % 360.0, pitch, roll
 
 
-def _rotations(x_photo: np.ndarray, unc: PoseUncertainty) -> np.ndarray:
-    """World-frame correction rotations, shape (N, 3, 3), from per-photo parameters."""
+def _rotvecs(x_photo: np.ndarray, unc: PoseUncertainty) -> np.ndarray:
+    """World-frame correction rotation vectors, shape (N, 3) radians, from per-photo parameters
+    (N, 6) in prior sigmas: about east (tilt), north (tilt) and up (minus yaw)."""
     tilt = math.radians(unc.tilt_deg)
     yaw = math.radians(unc.yaw_deg)
-    rotvec = np.column_stack([x_photo[:, 4] * tilt, x_photo[:, 5] * tilt, -x_photo[:, 3] * yaw])
-    return Rotation.from_rotvec(rotvec).as_matrix()
+    return np.column_stack([x_photo[:, 4] * tilt, x_photo[:, 5] * tilt, -x_photo[:, 3] * yaw])
+
+
+def _rotations(x_photo: np.ndarray, unc: PoseUncertainty) -> np.ndarray:
+    """World-frame correction rotations, shape (N, 3, 3), from per-photo parameters."""
+    return Rotation.from_rotvec(_rotvecs(x_photo, unc)).as_matrix()
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """Cross-product matrices, shape (N, 3, 3), of vectors (N, 3): ``_skew(v)[i] @ u == cross(v[i], u)``."""
+    out = np.zeros((len(v), 3, 3))
+    out[:, 0, 1], out[:, 0, 2], out[:, 1, 2] = -v[:, 2], v[:, 1], -v[:, 0]
+    out[:, 1, 0], out[:, 2, 0], out[:, 2, 1] = v[:, 2], -v[:, 1], v[:, 0]
+    return out
+
+
+def _rotated_jacobian(rotvec: np.ndarray, rotated: np.ndarray) -> np.ndarray:
+    """Derivative of ``R(theta) u`` with respect to the rotation vector ``theta``, shape (N, 3, 3).
+
+    ``rotvec`` (N, 3) radians, ``rotated`` (N, 3) the rotated vectors ``R(theta) u``. With
+    the left Jacobian of SO(3), ``J_l = I + (1 - cos p) / p^2 K + (p - sin p) / p^3 K^2``
+    (``K`` the cross-product matrix of ``theta``, ``p`` its norm; e.g. Barfoot, *State
+    Estimation for Robotics*, 7.1.5), the derivative is ``-[R u]x J_l``.
+    """
+    phi = np.linalg.norm(rotvec, axis=1)
+    small = phi < 1e-4  # series of both coefficients (error < 1e-17)
+    p = np.where(small, 1.0, phi)
+    a = np.where(small, 0.5 - phi ** 2 / 24.0, (1.0 - np.cos(p)) / p ** 2)
+    b = np.where(small, 1.0 / 6.0 - phi ** 2 / 120.0, (p - np.sin(p)) / p ** 3)
+    k = _skew(rotvec)
+    left = np.eye(3) + a[:, None, None] * k + b[:, None, None] * (k @ k)
+    return -_skew(rotated) @ left
 
 
 def corrected_pose(pose: CameraPose, corr: PoseCorrection) -> CameraPose:
@@ -286,22 +317,31 @@ def refine_poses(poses: Mapping[int, CameraPose], intrinsics: Mapping[int, Camer
         bore = (np.radians(x[n * _PER_PHOTO + 1:] * boresight_sigma_deg) if n_bore else np.zeros(3))
         return xp, shared, bore
 
-    def ground(x):
+    # the per-photo prior sigmas as solved (a zero sigma floored)
+    unc = PoseUncertainty(max(uncertainty.position_m, sig_floor), uncertainty.position_tau_s,
+                          max(uncertainty.height_m, sig_floor), max(uncertainty.tilt_deg, sig_floor),
+                          max(uncertainty.yaw_deg, sig_floor), uncertainty.shared_height_m)
+    sig_shared = max(uncertainty.shared_height_m, sig_floor)
+
+    def sides(x):
+        """Correction rotations and heights, and each tie side's (rotated ray, its down
+        component, ground point), (ties, 3), (ties,), (ties, 2)."""
         xp, shared, bore = unpack(x)
-        unc = PoseUncertainty(max(uncertainty.position_m, sig_floor), uncertainty.position_tau_s,
-                              max(uncertainty.height_m, sig_floor), max(uncertainty.tilt_deg, sig_floor),
-                              max(uncertainty.yaw_deg, sig_floor), uncertainty.shared_height_m)
         rot = _rotations(xp, unc) @ rot_meta @ Rotation.from_rotvec(bore).as_matrix()
-        off = xp[:, :2] * max(uncertainty.position_m, sig_floor)
-        h = height + xp[:, 2] * max(uncertainty.height_m, sig_floor) + shared
+        off = xp[:, :2] * unc.position_m
+        h = height + xp[:, 2] * unc.height_m + shared
         out = []
         for idx, rays in ((ia, ra), (ib, rb)):
             r = np.einsum("mij,mj->mi", rot[idx], rays)
             down = np.maximum(-r[:, 2], 1e-3)
-            out.append(cam[idx] + off[idx] + r[:, :2] * (h[idx] / down)[:, None])
+            out.append((r, down, cam[idx] + off[idx] + r[:, :2] * (h[idx] / down)[:, None]))
+        return h, out
+
+    def ground(x):
+        h, ((_, _, ga), (_, _, gb)) = sides(x)
         # in units of the recorded height: shrinking the scene must not shrink the residuals
         shrink = (height[ia] + height[ib]) / (h[ia] + h[ib])
-        return (out[0] - out[1]) * shrink[:, None]
+        return (ga - gb) * shrink[:, None]
 
     def residuals(x):
         d = ground(x) / tie_sigma_m
@@ -310,7 +350,8 @@ def refine_poses(poses: Mapping[int, CameraPose], intrinsics: Mapping[int, Camer
         pos = pos / scale[:, None]
         return np.concatenate([d.ravel(), pos.ravel(), xp[:, 2:].ravel(), x[n * _PER_PHOTO:]])
 
-    # Jacobian sparsity: tie rows depend on both photos and the set-wide unknowns
+    # Jacobian structure (rows, columns; :func:`jacobian` fills the values in this order): tie
+    # rows depend on both photos and the set-wide unknowns
     rows, cols = [], []
 
     def link(r: np.ndarray, c: np.ndarray) -> None:
@@ -333,12 +374,53 @@ def refine_poses(poses: Mapping[int, CameraPose], intrinsics: Mapping[int, Camer
     link(2 * ties + 6 * n + np.arange(len(shared_cols)), shared_cols)
     r_all, c_all = np.concatenate(rows), np.concatenate(cols)
     n_res = 2 * ties + 6 * n + len(shared_cols)
-    sparsity = coo_matrix((np.ones(len(r_all)), (r_all, c_all)), shape=(n_res, n_params)).tocsr()
-    sparsity.data[:] = 1.0
+
+    def jacobian(x):
+        """Analytic derivatives of :func:`residuals`, sparse (n_res, n_params). Exact, where
+        finite differences took one evaluation of every tie point per group of unknowns."""
+        xp, _, bore = unpack(x)
+        h, ((r_a, down_a, ga), (r_b, down_b, gb)) = sides(x)
+        world_vec = _rotvecs(xp, unc)
+        hsum = h[ia] + h[ib]
+        shrink = (height[ia] + height[ib]) / hsum
+        scale_t = shrink / tie_sigma_m
+        # the shrink factor moves with either height: d/dh of (ga - gb) shrink / sigma
+        d_shrink = -(ga - gb) * (shrink / hsum / tie_sigma_m)[:, None]  # (ties, 2)
+        blocks = []
+        shared_part = np.zeros((ties, 2, len(shared_cols)))
+        if n_bore:
+            bore_m = Rotation.from_rotvec(bore).as_matrix()
+            world_meta = _rotations(xp, unc) @ rot_meta
+        for sign, idx, rays, r, down in ((1.0, ia, ra, r_a, down_a), (-1.0, ib, rb, r_b, down_b)):
+            per_h = r[:, :2] / down[:, None]  # ground point per metre of height
+            dg_dr = np.zeros((ties, 2, 3))
+            dg_dr[:, 0, 0] = dg_dr[:, 1, 1] = h[idx] / down
+            free = -r[:, 2] > 1e-3  # where the clamp of the down component holds, it does not vary
+            dg_dr[:, :, 2] = np.where(free[:, None], per_h * (h[idx] / down)[:, None], 0.0)
+            dg_dw = dg_dr @ _rotated_jacobian(world_vec[idx], r)  # (ties, 2, 3) per world rotation vector
+            blk = np.zeros((ties, 2, _PER_PHOTO))
+            blk[:, 0, 0] = blk[:, 1, 1] = unc.position_m
+            blk[:, :, 2] = per_h * unc.height_m
+            blk[:, :, 3] = -dg_dw[:, :, 2] * math.radians(unc.yaw_deg)
+            blk[:, :, 4] = dg_dw[:, :, 0] * math.radians(unc.tilt_deg)
+            blk[:, :, 5] = dg_dw[:, :, 1] * math.radians(unc.tilt_deg)
+            blk *= sign * scale_t[:, None, None]
+            blk[:, :, 2] += d_shrink * unc.height_m
+            blocks.append(blk.reshape(ties, 2 * _PER_PHOTO))
+            shared_part[:, :, 0] += (sign * per_h * scale_t[:, None] + d_shrink) * sig_shared
+            if n_bore:  # r = W M B(beta) v: through the camera-frame ray B v
+                cam_ray = np.einsum("ij,mj->mi", bore_m, rays)
+                d_cam = _rotated_jacobian(np.broadcast_to(bore, (ties, 3)), cam_ray)
+                dr_db = np.einsum("mij,mjk->mik", world_meta[idx], d_cam)
+                shared_part[:, :, 1:] += (sign * scale_t[:, None, None] * (dg_dr @ dr_db)
+                                          * math.radians(boresight_sigma_deg))
+        data = [blocks[0].ravel(), blocks[1].ravel(), shared_part.ravel(), np.repeat(1.0 / scale, 2),
+                np.repeat(-rho[has_prev] / scale[has_prev], 2), np.ones(4 * n + len(shared_cols))]
+        return coo_matrix((np.concatenate(data), (r_all, c_all)), shape=(n_res, n_params)).tocsr()
 
     x0 = np.zeros(n_params)
     before = float(np.median(np.hypot(*ground(x0).T)))
-    fit = least_squares(residuals, x0, jac_sparsity=sparsity, loss=loss, f_scale=1.0, bounds=(-max_sigma, max_sigma),
+    fit = least_squares(residuals, x0, jac=jacobian, loss=loss, f_scale=1.0, bounds=(-max_sigma, max_sigma),
                         x_scale=1.0, method="trf", tr_solver="lsmr", max_nfev=100,
                         ftol=_TOLERANCE, xtol=_TOLERANCE, gtol=_TOLERANCE)
     after = float(np.median(np.hypot(*ground(fit.x).T)))

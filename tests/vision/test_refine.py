@@ -106,6 +106,31 @@ def test_too_few_tie_points_keep_the_metadata():
     assert refine_poses(recorded, {k: CAM for k in recorded}, [], times_s=times) is None
 
 
+@pytest.mark.parametrize("boresight_sigma_deg", [None, 10.0])
+def test_analytic_jacobian_matches_finite_differences(monkeypatch, boresight_sigma_deg):
+    import vision.refine
+    from scipy.optimize import least_squares
+    from scipy.optimize._numdiff import approx_derivative
+
+    checked = []
+
+    def checking(fun, x0, *, jac, **kwargs):
+        rng = np.random.default_rng(1)
+        for _ in range(3):  # away from the metadata, where every term is non-zero
+            x = rng.uniform(-2.0, 2.0, len(x0))
+            numeric = approx_derivative(fun, x, method="3-point")
+            assert np.allclose(jac(x).toarray(), numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max())
+            checked.append(x)
+        return least_squares(fun, x0, jac=jac, **kwargs)
+
+    monkeypatch.setattr(vision.refine, "least_squares", checking)
+    _, recorded, times, matches = _generated_set()
+    tilted = {k: replace(p, pitch_deg=-80.0, roll_deg=3.0) for k, p in recorded.items()}
+    assert refine_poses(tilted, {k: CAM for k in tilted}, matches, times_s=times,
+                        boresight_sigma_deg=boresight_sigma_deg) is not None
+    assert len(checked) == 3
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="tie_sigma_m"):
         refine_poses({}, {}, [], tie_sigma_m=0.0)
