@@ -230,6 +230,16 @@ def _odd(n: float) -> int:
     return n if n % 2 == 1 else n + 1
 
 
+def _outline(region: np.ndarray, origin: tuple[int, int]) -> tuple[np.ndarray, float, float]:
+    """(outer contour of the region's largest part, shifted by ``origin`` (x, y); rectangularity;
+    elongation) of a bool mask: rectangularity is pixels / minimum-area-rectangle area,
+    elongation its long / short side (:class:`ChangeRule`)."""
+    contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contour = max(contours, key=cv2.contourArea) + np.array(origin)
+    (_, _), (w, h), _ = cv2.minAreaRect(contour)
+    return contour, float(np.count_nonzero(region) / max(w * h, 1.0)), float(max(w, h) / max(min(w, h), 1.0))
+
+
 def _contrast(lab_img: np.ndarray, region: np.ndarray, ring: np.ndarray) -> float:
     """Colour contrast of a region against its ring, L*a*b* units: lightness weighted 1 where
     the region is lighter (a white car on pale concrete differs in lightness only), 0.5 where
@@ -518,13 +528,12 @@ class ChangeDetector:
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         regions = []
         for i in range(1, n):
-            one = (labels == i).astype(np.uint8)
-            contour = max(cv2.findContours(one, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0], key=cv2.contourArea)
-            (_, _), (w, h), _ = cv2.minAreaRect(contour)
-            area_px = int(stats[i, cv2.CC_STAT_AREA])
-            d = float(distance[one > 0].mean())
-            regions.append(ChangeRegion(contour, "illegal_structure", min(1.0, d / 20.0), area_px * gsd ** 2, d, 0.0,
-                                        area_px / max(w * h, 1.0), max(w, h) / max(min(w, h), 1.0), "appeared"))
+            one = labels == i
+            contour, rectangularity, elongation = _outline(one, (0, 0))
+            d = float(distance[one].mean())
+            regions.append(ChangeRegion(contour, "illegal_structure", min(1.0, d / 20.0),
+                                        int(stats[i, cv2.CC_STAT_AREA]) * gsd ** 2, d, 0.0, rectangularity, elongation,
+                                        "appeared"))
         changed = float(np.count_nonzero(mask)) / n_valid
         return ChangeResult(mask, tuple(regions), distance, changed, valid, mask, (), n_valid)
 
@@ -655,15 +664,10 @@ class ChangeDetector:
             if not appeared and not (vanished and self.report_vanished):
                 rejected.append((box, f"contrast now {c_now:.1f} before {c_ref:.1f}"))
                 continue
-            contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-            contour = max(contours, key=cv2.contourArea) + np.array([x0, y0])
-            (_, _), (rw, rh), _ = cv2.minAreaRect(contour)
-            rectangularity = float(area_px / max(rw * rh, 1.0))
-            elongation = float(max(rw, rh) / max(min(rw, rh), 1.0))
+            contour, rectangularity, elongation = _outline(region, (x0, y0))
             area_m2 = area_px * gsd ** 2
-            category = next((r.category for r in self.rules
-                             if r.fits(area_m2, rectangularity, elongation)), None)
-            if category is None or category not in self.categories:
+            category = self._category(area_m2, rectangularity, elongation)
+            if category is None:
                 rejected.append((box, f"no category (area {area_m2:.1f} m2)"))
                 continue
             mean_dist = float(dist[win][region].mean())
@@ -679,6 +683,11 @@ class ChangeDetector:
             core = kept
             kept, regions = self._complete(kept, regions, judged & (wide > self.complete_ratio * self.threshold), gsd)
         return ChangeResult(kept, tuple(regions), dist, changed, judged, candidates, tuple(rejected), n_valid, core)
+
+    def _category(self, area_m2: float, rectangularity: float, elongation: float) -> str | None:
+        """Step 6: the first rule's category that fits and is configured, else None."""
+        category = next((r.category for r in self.rules if r.fits(area_m2, rectangularity, elongation)), None)
+        return category if category in self.categories else None
 
     @staticmethod
     def _off_vegetation(rest: np.ndarray, origin: tuple[int, int], open_px: int) -> list:
@@ -716,16 +725,9 @@ class ChangeDetector:
             touch[np.unique(labels[own > 0])] = True
             touch[0] = False
             region = touch[labels]
-            contour = max(cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0],
-                          key=cv2.contourArea) + np.array([x0, y0])
-            (_, _), (rw, rh), _ = cv2.minAreaRect(contour)
-            area_px = int(region.sum())
-            rectangularity = float(area_px / max(rw * rh, 1.0))
-            elongation = float(max(rw, rh) / max(min(rw, rh), 1.0))
-            area_m2 = area_px * gsd ** 2
-            category = next((c.category for c in self.rules if c.fits(area_m2, rectangularity, elongation)), r.category)
-            if category not in self.categories:
-                category = r.category
+            contour, rectangularity, elongation = _outline(region, (x0, y0))
+            area_m2 = int(region.sum()) * gsd ** 2
+            category = self._category(area_m2, rectangularity, elongation) or r.category
             grown_regions.append(replace(r, contour=contour, category=category, area_m2=area_m2,
                                          rectangularity=rectangularity, elongation=elongation))
             out[win][region] = 255
