@@ -115,7 +115,10 @@ def test_layers_control_switches_categories_and_remembers(live_server, driver, w
     squads = names.index(next(n for n in names if n.startswith("Jurisdictions")))
     box(squads).click()      # jurisdictions off
     paths(total - 4 - 5)
-    stored = driver.execute_script("return JSON.parse(localStorage.getItem('patrol.map.layers'))")
+    # the choice is saved just after the control has finished with the click (a zero timeout)
+    stored_js = "return JSON.parse(localStorage.getItem('patrol.map.layers'))"
+    wait.until(lambda d: (d.execute_script(stored_js) or {}).get("squads") is False, "the choice saved")
+    stored = driver.execute_script(stored_js)
     assert stored["squads"] is False and stored["findings"] is False
     assert stored["findings:exposed_garbage"] is False and stored["areas"] is True
     before = driver.execute_script(CHECKED)
