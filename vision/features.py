@@ -223,25 +223,29 @@ def match_guided(a: Features, b: Features, h: np.ndarray, *, radius_px: float = 
     empty = np.empty((0, 2), np.float32)
     if len(a) == 0 or len(b) < 2 or a.descriptors is None or b.descriptors is None:
         return empty, empty
+    rows = np.arange(len(a))
     pred = cv2.perspectiveTransform(a.points_px.reshape(-1, 1, 2).astype(np.float64), h).reshape(-1, 2)
     near, idx = cKDTree(b.points_px).query(pred, k=min(16, len(b)), distance_upper_bound=context_px)
-    near, idx = near.reshape(len(a), -1), idx.reshape(len(a), -1)
+    near, idx = near.reshape(len(rows), -1), idx.reshape(len(rows), -1)
+    # only keypoints with a candidate within the radius can match: descriptor distances for those
+    some = near[:, 0] <= radius_px  # the query returns neighbours nearest first
+    rows, near, idx = rows[some], near[some], idx[some]
     found = np.isfinite(near)
-    safe = np.where(found, idx, 0)
+    r, k = np.nonzero(found)
+    d = np.full(near.shape, np.inf, np.float32)
     if a.method == "sift":
-        d = np.linalg.norm(a.descriptors[:, None, :].astype(np.float32) - b.descriptors[safe].astype(np.float32), axis=2)
+        d[r, k] = np.linalg.norm(a.descriptors[rows[r]].astype(np.float32)
+                                 - b.descriptors[idx[r, k]].astype(np.float32), axis=1)
     else:  # binary descriptors: Hamming distance
-        d = np.unpackbits(a.descriptors[:, None, :] ^ b.descriptors[safe], axis=2).sum(axis=2).astype(np.float32)
-    d[~found] = np.inf
-    inside = np.where(found & (near <= radius_px), d, np.inf)
+        d[r, k] = np.unpackbits(a.descriptors[rows[r]] ^ b.descriptors[idx[r, k]], axis=1).sum(axis=1)
+    inside = np.where(near <= radius_px, d, np.inf)
     best = np.argmin(inside, axis=1)
-    rows = np.arange(len(a))
-    d1 = inside[rows, best]
-    others = d.copy()
-    others[rows, best] = np.inf
-    d2 = others.min(axis=1)
+    at = np.arange(len(rows))
+    d1 = inside[at, best]
+    d[at, best] = np.inf
+    d2 = d.min(axis=1)
     keep = np.isfinite(d1) & (d1 < ratio * d2)
-    return a.points_px[keep].reshape(-1, 2), b.points_px[idx[rows, best][keep]].reshape(-1, 2)
+    return a.points_px[rows[keep]].reshape(-1, 2), b.points_px[idx[at, best][keep]].reshape(-1, 2)
 
 
 def estimate_homography(src_px: np.ndarray, dst_px: np.ndarray, *, ransac_px: float = 4.0,
