@@ -168,7 +168,7 @@ class ChangeResult:
     common_px : int
         Pixels of the common area (after the border margin).
     core : ndarray (H, W) uint8 or None
-        255 on the kept regions before their outlines were completed (step 5b); None when
+        255 on the kept regions before their outlines were completed (step 5's outline completion); None when
         the step is off (then ``mask``).
     """
 
@@ -509,13 +509,13 @@ class ChangeDetector:
                                                offset_block_px=int(round(self.tone_block_m / gsd)),
                                                origin_px=origin_px, image_shape_px=image_shape_px,
                                                lab_images=(lab_ref, lab_now))
-        dist = np.minimum(appeared, vanished)
+        dist, wide = np.minimum(appeared, vanished), np.maximum(appeared, vanished)
         seed = change_mask(appeared if self.seed_appeared else dist, judged, threshold=self.threshold,
                            open_px=_odd(self.open_m / gsd), close_px=1)
-        grown = grow_regions(seed, judged & (np.maximum(appeared, vanished) > self.threshold), reach_px=tol_px + 1)
+        grown = grow_regions(seed, judged & (wide > self.threshold), reach_px=tol_px + 1)
         mask = change_mask(grown.astype(np.float32), judged, threshold=0.0, open_px=1,
                            close_px=_odd(self.close_m / gsd))
-        return warped, judged, unstable, dist, mask, np.maximum(appeared, vanished), lab_ref, lab_now
+        return warped, judged, unstable, dist, mask, wide, lab_ref, lab_now
 
     def _roof_segment_result(self, before: np.ndarray, after: np.ndarray, gsd: float, valid: np.ndarray,
                              n_valid: int) -> ChangeResult:
@@ -704,7 +704,7 @@ class ChangeDetector:
 
     def _complete(self, kept: np.ndarray, regions: list[ChangeRegion], allowed: np.ndarray,
                   gsd: float) -> tuple[np.ndarray, list[ChangeRegion]]:
-        """Step 5b: extend each kept region over the connected ``allowed`` pixels within
+        """Step 5's outline completion: extend each kept region over the connected ``allowed`` pixels within
         ``complete_m`` of it (its outline, area, shape and category are redrawn)."""
         reach = _odd(2 * self.complete_m / gsd)
         ellipse = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
