@@ -320,3 +320,47 @@ def test_object_joined_to_changed_vegetation_is_judged_on_its_own(monkeypatch):
     assert any(why == "vegetation" for _, why in result.rejected)
     monkeypatch.setattr(ChangeDetector, "_off_vegetation", staticmethod(lambda *a, **k: []))
     assert detector.compare(before, after, gsd_m=0.1).regions == ()
+
+
+def _patch_pair(ground_bgr, before_bgr, after_bgr) -> tuple[np.ndarray, np.ndarray]:
+    """Generated: uniform ground with grain, a 4 x 2 m patch (gsd 0.1 m) of ``before_bgr`` on the
+    earlier pass and ``after_bgr`` on the later one."""
+    rng = np.random.default_rng(3)
+    before = np.clip(np.array(ground_bgr, float) + rng.normal(0, 3, (200, 200, 1)), 0, 255).astype(np.uint8)
+    before[90:110, 70:110] = before_bgr
+    after = before.copy()
+    after[90:110, 70:110] = after_bgr
+    return before, after
+
+
+def test_object_on_a_spot_that_stood_out_before_is_found_by_its_colour_shift():
+    """Generated: on pale concrete, a bluish stain (it stood off the ground before) covered by an
+    orange object. The object's contrast gain is under ``min_contrast_gain`` (the stain
+    contrasted too), but the colour by which it stands off its ring has shifted: kept by the
+    shift rule, dropped without it."""
+    from vision.detectors.change import ChangeDetector
+
+    before, after = _patch_pair((200, 200, 200), (212, 182, 166), (150, 180, 225))
+    result = ChangeDetector(max_parallax_m=0.0).compare(before, after, gsd_m=0.1)
+    assert len(result.regions) == 1
+    region = result.regions[0]
+    assert 0 <= region.contrast_gain < 10 and region.contrast_shift >= 20
+    assert region.area_m2 == pytest.approx(8.0, rel=0.3)
+    plain = ChangeDetector(max_parallax_m=0.0, min_contrast_shift=0.0).compare(before, after, gsd_m=0.1)
+    assert plain.regions == ()
+    assert any(why.startswith("contrast now") for _, why in plain.rejected)
+
+
+def test_colour_shift_within_the_ring_hue_is_not_an_object(monkeypatch):
+    """Generated: an orange-brown surface (an autumn canopy) with a patch in shade on the earlier
+    pass and lit, brighter, on the later one: the same hue as its ring, so the shift rule does
+    not keep it (the gain rule does not either); without the hue check it would."""
+    import vision.detectors.change as change
+
+    before, after = _patch_pair((120, 150, 200), (72, 90, 120), (125, 170, 244))
+    detector = change.ChangeDetector(max_parallax_m=0.0)
+    result = detector.compare(before, after, gsd_m=0.1)
+    assert result.regions == ()
+    monkeypatch.setattr(change, "_same_hue", lambda *a, **k: False)
+    shifted = detector.compare(before, after, gsd_m=0.1).regions
+    assert len(shifted) == 1 and shifted[0].contrast_gain < 10 and shifted[0].contrast_shift >= 20

@@ -38,7 +38,12 @@ given in metres on the ground and turned into pixels by the photo's GSD:
    own, once); the ground 1-3 m around them is not mostly
    unstable (``max_unstable_fraction``: crowns and their occlusion shadows); and they stand
    out from a ring around them (``contrast_rule``: ``"gain"`` - by ``min_contrast_gain``
-   more now than before, an object appeared; ``"object"`` - by ``min_contrast`` now,
+   more now than before, an object appeared, or, where it stood off its ring before too (a
+   car parked on a road marking or a patch of shade), by at least ``min_contrast_gain`` now
+   in a colour that has shifted by ``min_contrast_shift`` from before's, with stable
+   surroundings (``shift_max_unstable``: a shadow or bush that reshuffled with the
+   viewpoint comes with unstable flow around it) and not in its ring's own hue (an autumn
+   crown lit differently from the other viewpoint); ``"object"`` - by ``min_contrast`` now,
    whatever was there; otherwise texture reshuffled, or with the contrast gone, something
    that left, reported only with ``report_vanished``). The contrast weighs lightness fully
    where the region is lighter than its ring and half where it is darker (shadows).
@@ -131,8 +136,8 @@ class ChangeRegion:
     """One change region kept by :meth:`ChangeDetector.compare`.
 
     ``contour`` is an OpenCV contour (N, 1, 2) in the compared images' pixels; ``area_m2``
-    the pixel count times GSD squared; ``mean_distance`` and ``contrast_gain`` in L*a*b* units;
-    ``change`` is ``"appeared"`` or ``"vanished"``.
+    the pixel count times GSD squared; ``mean_distance``, ``contrast_gain`` and
+    ``contrast_shift`` in L*a*b* units (step 5); ``change`` is ``"appeared"`` or ``"vanished"``.
     """
 
     contour: np.ndarray
@@ -144,6 +149,7 @@ class ChangeRegion:
     rectangularity: float
     elongation: float
     change: str
+    contrast_shift: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -240,12 +246,30 @@ def _outline(region: np.ndarray, origin: tuple[int, int]) -> tuple[np.ndarray, f
     return contour, float(np.count_nonzero(region) / max(w * h, 1.0)), float(max(w, h) / max(min(w, h), 1.0))
 
 
-def _contrast(lab_img: np.ndarray, region: np.ndarray, ring: np.ndarray) -> float:
-    """Colour contrast of a region against its ring, L*a*b* units: lightness weighted 1 where
-    the region is lighter (a white car on pale concrete differs in lightness only), 0.5 where
-    it is darker (shadows), as in the difference (step 3)."""
-    d = lab_img[region].mean(axis=0) - lab_img[ring].mean(axis=0)
-    return float(np.linalg.norm(d * np.array([1.0 if d[0] > 0 else 0.5, 1.0, 1.0])))
+def _offset(lab_img: np.ndarray, region: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean L*a*b* colour of a region minus that of its ring, and the ring's mean, shape (3,) each."""
+    ring_mean = lab_img[ring].mean(axis=0)
+    return lab_img[region].mean(axis=0) - ring_mean, ring_mean
+
+
+def _same_hue(offset: np.ndarray, ring_mean: np.ndarray, *, min_chroma: float = 15.0,
+              max_hue_deg: float = 15.0) -> bool:
+    """Whether a region (its ring's mean L*a*b* plus ``offset``) and its ring are both coloured
+    (chroma ``sqrt(a*^2 + b*^2)`` at least ``min_chroma``) in hues within ``max_hue_deg`` of
+    each other: one material lit or seen differently (an autumn crown brighter from one side),
+    not a new object on it."""
+    region_mean = ring_mean + offset
+    if min(np.hypot(*region_mean[1:]), np.hypot(*ring_mean[1:])) < min_chroma:
+        return False
+    hues = np.degrees(np.arctan2([region_mean[2], ring_mean[2]], [region_mean[1], ring_mean[1]]))
+    return abs((hues[0] - hues[1] + 180.0) % 360.0 - 180.0) <= max_hue_deg
+
+
+def _contrast(offset: np.ndarray) -> float:
+    """Length of a colour offset (:func:`_offset`, or the change of one), L*a*b* units: lightness
+    weighted 1 where it is positive (a white car on pale concrete differs in lightness only), 0.5
+    where negative (shadows), as in the difference (step 3)."""
+    return float(np.linalg.norm(offset * np.array([1.0 if offset[0] > 0 else 0.5, 1.0, 1.0])))
 
 
 @register("change")
@@ -274,6 +298,14 @@ class ChangeDetector:
     min_contrast_gain : float
         Smallest gain in contrast against the surroundings (``contrast_rule="gain"``), L*a*b*
         units (default 10; chosen on the revisit benchmark, seed 5, with the unchanged revisits).
+    min_contrast_shift, shift_max_unstable : float
+        A region whose contrast gain falls short is kept too when the colour by which it stands
+        off its ring has changed by at least ``min_contrast_shift`` (L*a*b* units, lightness
+        weighted as the contrast; default 20, 0 turns it off), it stands out now by at least
+        ``min_contrast_gain``, its contrast did not drop, at most ``shift_max_unstable``
+        (default 0.1) of its surroundings are unstable, and it is not coloured in its ring's
+        hue (both chromas at least 15, hues within 15 deg; step 5). Chosen on the revisit
+        benchmark, seeds 5, 11 and 23.
     min_contrast : float
         Smallest contrast against the surroundings (``contrast_rule="object"``), L*a*b* units
         (default 6).
@@ -328,7 +360,8 @@ class ChangeDetector:
     def __init__(self, *, categories: Mapping[str, Any] | None = None, threshold: float = 10.0,
                  tolerance_m: float = 0.4, open_m: float = 0.25, close_m: float = 0.6, border_m: float = 1.0,
                  max_parallax_m: float = 1.5, occlusion_m: float = 3.0, max_vegetation_fraction: float = 0.5,
-                 min_contrast_gain: float = 10.0, min_contrast: float = 6.0, rules: Sequence[ChangeRule] = DEFAULT_RULES,
+                 min_contrast_gain: float = 10.0, min_contrast_shift: float = 20.0, shift_max_unstable: float = 0.1,
+                 min_contrast: float = 6.0, rules: Sequence[ChangeRule] = DEFAULT_RULES,
                  report_vanished: bool = False, max_changed_fraction: float = 0.25, min_inliers: int = 30,
                  confirm: bool = True, min_confirmed_fraction: float = 0.3,
                  max_unstable_fraction: float = 0.4, structure_weight: float = 1.0,
@@ -346,6 +379,8 @@ class ChangeDetector:
         self.occlusion_m = float(occlusion_m)
         self.max_vegetation_fraction = float(max_vegetation_fraction)
         self.min_contrast_gain = float(min_contrast_gain)
+        self.min_contrast_shift = float(min_contrast_shift)
+        self.shift_max_unstable = float(shift_max_unstable)
         self.min_contrast = float(min_contrast)
         self.rules = tuple(rules)
         self.report_vanished = bool(report_vanished)
@@ -468,6 +503,7 @@ class ChangeDetector:
                 reference_photo_id=ref.photo_id,
                 details={"change": region.change, "mean_distance_lab": round(region.mean_distance, 2),
                          "contrast_gain_lab": round(region.contrast_gain, 2),
+                         "contrast_shift_lab": round(region.contrast_shift, 2),
                          "rectangularity": round(region.rectangularity, 3), "elongation": round(region.elongation, 2),
                          "registration_inliers": inliers, "changed_fraction": round(result.changed_fraction, 4)})
             if self.categories[region.category].accepts(det.score, det.area_m2):
@@ -653,16 +689,20 @@ class ChangeDetector:
             if not ring.any():
                 rejected.append((box, "no ring"))
                 continue
-            c_now, c_ref = _contrast(lab_now[win], region, ring), _contrast(lab_ref[win], region, ring)
-            gain = c_now - c_ref
+            (off_now, ring_now), (off_ref, _) = _offset(lab_now[win], region, ring), _offset(lab_ref[win], region, ring)
+            c_now, c_ref = _contrast(off_now), _contrast(off_ref)
+            gain, shift = c_now - c_ref, _contrast(off_now - off_ref)
             if self.contrast_rule == "gain":
-                appeared = gain >= self.min_contrast_gain
+                appeared = gain >= self.min_contrast_gain or (
+                    0 < self.min_contrast_shift <= shift and c_now >= self.min_contrast_gain and gain >= 0
+                    and (not around.any() or float(unstable[win][around].mean()) <= self.shift_max_unstable)
+                    and not _same_hue(off_now, ring_now))
                 vanished = -gain >= self.min_contrast_gain
             else:  # "object": an object now (whatever was there before), or an object before and not now
                 appeared = c_now >= self.min_contrast
                 vanished = not appeared and c_ref >= self.min_contrast
             if not appeared and not (vanished and self.report_vanished):
-                rejected.append((box, f"contrast now {c_now:.1f} before {c_ref:.1f}"))
+                rejected.append((box, f"contrast now {c_now:.1f} before {c_ref:.1f}, shift {shift:.1f}"))
                 continue
             contour, rectangularity, elongation = _outline(region, (x0, y0))
             area_m2 = area_px * gsd ** 2
@@ -676,7 +716,7 @@ class ChangeDetector:
                 rejected.append((box, f"{category} settings (score {score:.2f}, area {area_m2:.1f} m2)"))
                 continue
             regions.append(ChangeRegion(contour, category, score, area_m2, mean_dist, gain, rectangularity,
-                                        elongation, "appeared" if appeared else "vanished"))
+                                        elongation, "appeared" if appeared else "vanished", shift))
             kept[win][region] = 255
         core = None
         if self.complete_m > 0 and regions:
