@@ -101,7 +101,8 @@ def test_unchanged_revisits_give_few_false_regions(placed_sets, set_name):
     edges and their shadows, people, a toilet block's roof seen from two sides, cars
     (docs/BENCHMARKS.md); with the tone-curve matching of 2026-11-22: Brighton 1, Garfield 7
     (max 3: Garfield 0125's real cars); with outline completion, the real cars labelled:
-    Brighton 0, Garfield 4 (max 2: autumn crowns at the edge of Garfield 0092)."""
+    Brighton 0, Garfield 4 (max 2: autumn crowns at the edge of Garfield 0092); with the hue
+    check of the contrast rules (measured on a later machine): Brighton 0, Garfield 2 (max 1)."""
     detector = get_detector("change")
     pairs = _pairs(placed_sets(set_name))
     counts, real = [], 0
@@ -364,3 +365,19 @@ def test_colour_shift_within_the_ring_hue_is_not_an_object(monkeypatch):
     monkeypatch.setattr(change, "_same_hue", lambda *a, **k: False)
     shifted = detector.compare(before, after, gsd_m=0.1).regions
     assert len(shifted) == 1 and shifted[0].contrast_gain < 10 and shifted[0].contrast_shift >= 20
+
+
+def test_region_in_its_ring_hue_is_not_kept_by_the_gain_rule_either(monkeypatch):
+    """Generated: the same orange-brown surface, the patch lit brighter on the later pass by more
+    than ``min_contrast_gain``: one material seen differently, not kept (without the hue check
+    the gain rule keeps it); a blue object of a like change on it is kept."""
+    import vision.detectors.change as change
+
+    detector = change.ChangeDetector(max_parallax_m=0.0)
+    lit = _patch_pair((120, 150, 200), (120, 150, 200), (110, 175, 250))
+    assert detector.compare(*lit, gsd_m=0.1).regions == ()
+    blue = _patch_pair((120, 150, 200), (120, 150, 200), (230, 170, 120))
+    assert len(detector.compare(*blue, gsd_m=0.1).regions) == 1
+    monkeypatch.setattr(change, "_same_hue", lambda *a, **k: False)
+    regions = detector.compare(*lit, gsd_m=0.1).regions
+    assert len(regions) == 1 and regions[0].contrast_gain >= 10

@@ -37,13 +37,14 @@ given in metres on the ground and turned into pixels by the photo's GSD:
    or crown that changed colour, has its vegetation taken out and what is left judged on its
    own, once); the ground 1-3 m around them is not mostly
    unstable (``max_unstable_fraction``: crowns and their occlusion shadows); and they stand
-   out from a ring around them (``contrast_rule``: ``"gain"`` - by ``min_contrast_gain``
-   more now than before, an object appeared, or, where it stood off its ring before too (a
-   car parked on a road marking or a patch of shade), by at least ``min_contrast_gain`` now
-   in a colour that has shifted by ``min_contrast_shift`` from before's, with stable
-   surroundings (``shift_max_unstable``: a shadow or bush that reshuffled with the
-   viewpoint comes with unstable flow around it) and not in its ring's own hue (an autumn
-   crown lit differently from the other viewpoint); ``"object"`` - by ``min_contrast`` now,
+   out from a ring around them (``contrast_rule``: ``"gain"`` - not in the ring's own hue
+   (both coloured, hues within 15 deg: one material, e.g. an autumn crown, lit differently
+   from the other viewpoint), by ``min_contrast_gain`` more now than before, an object
+   appeared, or, where it stood off its ring before too (a car parked on a road marking or
+   a patch of shade), by at least ``min_contrast_gain`` now in a colour that has shifted by
+   ``min_contrast_shift`` from before's, with stable surroundings (``shift_max_unstable``: a
+   shadow or bush that reshuffled with the viewpoint comes with unstable flow around it);
+   ``"object"`` - by ``min_contrast`` now,
    whatever was there; otherwise texture reshuffled, or with the contrast gone, something
    that left, reported only with ``report_vanished``). The contrast weighs lightness fully
    where the region is lighter than its ring and half where it is darker (shadows).
@@ -71,7 +72,8 @@ threshold scores 0.5, one at twice the threshold 1.
 
 What it misses or confuses (measured in docs/BENCHMARKS.md): objects whose colour and
 structure match what they cover (a white car on sun-bleached concrete, grey stones on
-asphalt, a black car in shadow); anything under, on or within ~3 m of tree crowns (not
+asphalt, a black car in shadow), or whose hue does (a red car on red paving, an orange tarp
+on orange soil: taken for the ground lit differently); anything under, on or within ~3 m of tree crowns (not
 judged or dropped as unstable surroundings); green painted objects partly read as
 vegetation; anything taller than ~2 m seen from far-apart viewpoints (its parallax marks it
 as elevated, so a new shed can be missed, and a tall existing one can show as a change);
@@ -302,10 +304,10 @@ class ChangeDetector:
         A region whose contrast gain falls short is kept too when the colour by which it stands
         off its ring has changed by at least ``min_contrast_shift`` (L*a*b* units, lightness
         weighted as the contrast; default 20, 0 turns it off), it stands out now by at least
-        ``min_contrast_gain``, its contrast did not drop, at most ``shift_max_unstable``
-        (default 0.1) of its surroundings are unstable, and it is not coloured in its ring's
-        hue (both chromas at least 15, hues within 15 deg; step 5). Chosen on the revisit
-        benchmark, seeds 5, 11 and 23.
+        ``min_contrast_gain``, its contrast did not drop, and at most ``shift_max_unstable``
+        (default 0.1) of its surroundings are unstable (step 5). Chosen on the revisit
+        benchmark, seeds 5, 11 and 23. With either rule, a region coloured in its ring's hue
+        (both chromas at least 15, hues within 15 deg) is not kept.
     min_contrast : float
         Smallest contrast against the surroundings (``contrast_rule="object"``), L*a*b* units
         (default 6).
@@ -693,10 +695,9 @@ class ChangeDetector:
             c_now, c_ref = _contrast(off_now), _contrast(off_ref)
             gain, shift = c_now - c_ref, _contrast(off_now - off_ref)
             if self.contrast_rule == "gain":
-                appeared = gain >= self.min_contrast_gain or (
+                appeared = not _same_hue(off_now, ring_now) and (gain >= self.min_contrast_gain or (
                     0 < self.min_contrast_shift <= shift and c_now >= self.min_contrast_gain and gain >= 0
-                    and (not around.any() or float(unstable[win][around].mean()) <= self.shift_max_unstable)
-                    and not _same_hue(off_now, ring_now))
+                    and (not around.any() or float(unstable[win][around].mean()) <= self.shift_max_unstable)))
                 vanished = -gain >= self.min_contrast_gain
             else:  # "object": an object now (whatever was there before), or an object before and not now
                 appeared = c_now >= self.min_contrast
