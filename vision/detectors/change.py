@@ -73,9 +73,9 @@ threshold scores 0.5, one at twice the threshold 1.
 What it misses or confuses (measured in docs/BENCHMARKS.md): objects whose colour and
 structure match what they cover (a white car on sun-bleached concrete, grey stones on
 asphalt, a black car in shadow), or whose hue does (a red car on red paving, an orange tarp
-on orange soil: taken for the ground lit differently); anything under, on or within ~3 m of tree crowns (not
-judged or dropped as unstable surroundings); green painted objects partly read as
-vegetation; anything taller than ~2 m seen from far-apart viewpoints (its parallax marks it
+on orange soil: taken for the ground lit differently); anything under, on or within ~3 m of
+tree crowns (not judged or dropped as unstable surroundings); green painted objects partly
+read as vegetation; anything taller than ~2 m seen from far-apart viewpoints (its parallax marks it
 as elevated, so a new shed can be missed, and a tall existing one can show as a change);
 ground outside the reference's footprint; people and cars that moved between the passes are
 real changes but no patrol problem; cars that drove off are "vanished", and a car parked
